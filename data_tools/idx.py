@@ -1,0 +1,225 @@
+"""Read and write IDX files, the format MNIST is published in — strictly.
+
+The IDX format
+--------------
+An IDX file is a tiny header followed by one big array, with nothing after it::
+
+    offset  size     meaning
+    0       2        always 00 00
+    2       1        element type code (table below)
+    3       1        number of dimensions, ndim (1..255)
+    4       4*ndim   the size of each dimension, unsigned 32-bit big-endian
+    4+4*ndim ...     the elements, big-endian, C order (the last dimension varies fastest)
+
+    code  type      bytes/element
+    0x08  uint8     1
+    0x09  int8      1
+    0x0B  int16     2
+    0x0C  int32     4
+    0x0D  float32   4
+    0x0E  float64   8
+
+So ``train-images-idx3-ubyte`` starts ``00 00 08 03`` (uint8, 3 dims), then 60000, 28, 28, then
+60000*28*28 = 47,040,000 pixel bytes; the file is exactly 16 + 47,040,000 bytes long.
+Files are often gzipped; a gzip stream is recognised by its first two bytes ``1f 8b``, never by
+the file name.
+
+Strictness
+----------
+Every accepted file has exactly the bytes its header declares: anything else raises
+:class:`IDXError` (a ``ValueError``) with the file's name and the problem in the message.
+Because of that, an array read here determines the file's decompressed bytes exactly
+(:func:`idx_bytes` rebuilds them), which is how checksums of the decompressed data are checked.
+
+The header is never trusted with memory: the payload is read in chunks, and at most
+``declared size + 1`` bytes are ever asked for, so a header that declares 2**32 x 2**32
+elements fails as soon as the (few) bytes actually present run out, and a gzip stream that
+inflates to gigabytes of trailing data fails after one byte past the declared size.
+Every dimension must be at least 1 (an IDX file of zero samples is treated as malformed).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+
+import numpy as np
+
+from data_tools.atomic import atomic_open
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+# type code -> big-endian dtype as stored on disk
+DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
+
+_CHUNK = 1 << 20  # read the payload one MiB at a time
+
+
+class IDXError(ValueError):
+    """A file that is not a well-formed IDX file. The message names the file and the problem."""
+
+
+def read_idx(source) -> np.ndarray:
+    """Read an IDX file (raw or gzipped) into a native-endian numpy array.
+
+    ``source`` is a path (str or os.PathLike) or a binary file object opened for reading.
+    The array has the file's element type and shape.  Raises :class:`IDXError` for any
+    malformed file (see the module docstring); a missing file raises the usual OSError.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return _read_stream(f, os.fspath(source))
+    name = getattr(source, "name", None)  # open() files know their path; BytesIO does not
+    if not isinstance(name, (str, os.PathLike)):
+        name = f"<{type(source).__name__} object>"
+    return _read_stream(source, os.fspath(name))
+
+
+def write_idx(path, array) -> None:
+    """Write ``array`` as an IDX file at ``path``, gzipped when the name ends in ``.gz``.
+
+    The write is atomic: the bytes go to a temporary file in the same directory, which is
+    renamed over ``path`` only when complete, so a crash never leaves a half-written file.
+    """
+    data = idx_bytes(array)
+    with atomic_open(path) as f:
+        if os.fspath(path).endswith(".gz"):
+            # mtime=0 and no file name inside: the same array always gives the same bytes
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=6) as gz:
+                gz.write(data)
+        else:
+            f.write(data)
+
+
+def idx_bytes(array) -> bytes:
+    """The exact (uncompressed) bytes of the IDX file holding ``array``: header + payload."""
+    array = np.asarray(array)
+    return encode_header(array.dtype, array.shape) + array.astype(
+        array.dtype.newbyteorder(">"), copy=False
+    ).tobytes()
+
+
+def encode_header(dtype, shape) -> bytes:
+    """The IDX header for an array of this dtype and shape (checks that IDX can hold it)."""
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if dtype not in CODES:
+        names = ", ".join(str(d) for d in CODES)
+        raise IDXError(f"IDX cannot store dtype {dtype} (supported: {names})")
+    if not 1 <= len(shape) <= 255:
+        raise IDXError(f"IDX needs 1 to 255 dimensions, the array has {len(shape)}")
+    if not all(1 <= d < 2**32 for d in shape):
+        raise IDXError(f"IDX dimensions must be 1 .. 2**32-1, the array has shape {tuple(shape)}")
+    header = bytes([0, 0, CODES[dtype], len(shape)])
+    return header + b"".join(int(d).to_bytes(4, "big") for d in shape)
+
+
+def describe_magic(magic: bytes) -> str:
+    """Explain the 4 magic bytes, e.g. ``00 00 08 03 → type 0x08 uint8, 3 dims``."""
+    code, ndim = magic[2], magic[3]
+    return f"{magic.hex(' ')} → type 0x{code:02X} {DTYPES[code].newbyteorder('=')}, {ndim} dims"
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _read_stream(f, name: str) -> np.ndarray:
+    head = _read_upto(f, 2)
+    if head == GZIP_MAGIC:
+        stream = gzip.GzipFile(fileobj=_Prefixed(head, f), mode="rb")
+        where = " (after gzip decompression)"
+    else:
+        stream = _Prefixed(head, f)
+        where = ""
+
+    def fail(problem):
+        return IDXError(f"{name}: {problem}{where}")
+
+    try:
+        magic = _read_upto(stream, 4)
+        if not magic:
+            raise fail("empty file")
+        if len(magic) < 4:
+            raise fail(f"only {len(magic)} byte(s) long, shorter than the 4-byte magic number")
+        if magic[:2] != b"\0\0":
+            raise fail(f"not an IDX file: the first two bytes are {magic[:2].hex(' ')}, not 00 00")
+        code, ndim = magic[2], magic[3]
+        if code not in DTYPES:
+            known = ", ".join(f"0x{c:02X}" for c in DTYPES)
+            raise fail(f"unknown element type code 0x{code:02X} (known: {known})")
+        if ndim == 0:
+            raise fail("header declares zero dimensions")
+        raw_dims = _read_upto(stream, 4 * ndim)
+        if len(raw_dims) < 4 * ndim:
+            raise fail(
+                f"header truncated: it declares {ndim} dimensions ({4 * ndim} bytes of sizes) "
+                f"but only {len(raw_dims)} bytes follow the magic number"
+            )
+        dims = tuple(int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
+        if 0 in dims:
+            raise fail(f"dimension {dims.index(0)} has size 0 (dims {_fmt_dims(dims)})")
+        dtype = DTYPES[code]
+        count = 1
+        for d in dims:  # Python ints: no overflow, however large the header claims
+            count *= d
+        declared = count * dtype.itemsize
+        payload = _read_upto(stream, declared + 1)  # one extra byte reveals trailing data
+    except (EOFError, OSError, zlib.error) as e:
+        if not isinstance(stream, gzip.GzipFile):
+            raise  # a real I/O error on the underlying file, not a format problem
+        raise IDXError(f"{name}: truncated or corrupt gzip stream: {e}") from e
+
+    if len(payload) < declared:
+        raise fail(
+            f"truncated: the header declares {_fmt_dims(dims)} {dtype.newbyteorder('=')} = "
+            f"{declared:,} bytes of data, but only {len(payload):,} bytes are present"
+        )
+    if len(payload) > declared:
+        raise fail(f"trailing bytes: data goes on past the {declared:,} bytes the header declares")
+    array = np.frombuffer(payload, dtype=dtype).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _read_upto(f, n: int) -> bytearray:
+    """Read up to n bytes, fewer only at end of stream — in chunks, so a huge n costs nothing."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = f.read(min(_CHUNK, n - len(out)))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _fmt_dims(dims) -> str:
+    return " x ".join(str(d) for d in dims)
+
+
+class _Prefixed(io.RawIOBase):
+    """A read-only stream: ``prefix`` and then the rest of ``f`` (undoes peeking at the magic)."""
+
+    def __init__(self, prefix: bytes, f):
+        self._prefix = bytes(prefix)
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._f.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
