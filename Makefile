@@ -1,0 +1,36 @@
+# Two commands: `make train` and `make test`.  Both first build .venv (a virtual environment in
+# the project folder, so nothing is installed system-wide), reinstalling when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# The main job.  One line, so it is easy to change.
+TRAIN_CMD = $(PY) -m data_tools info
+
+.PHONY: train test venv clean
+
+train: $(STAMP)
+	$(TRAIN_CMD)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+venv: $(STAMP)
+
+# Some Debian/Ubuntu Pythons lack ensurepip (package python3-venv); then make the venv
+# without pip and bootstrap pip with get-pip.py.
+$(PY):
+	$(PYTHON) -m venv $(VENV) || { \
+	  rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
+	  $(PY) -c "import urllib.request as u; u.urlretrieve('https://bootstrap.pypa.io/get-pip.py', '$(VENV)/get-pip.py')" && \
+	  $(PY) $(VENV)/get-pip.py; }
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	touch $(STAMP)
+
+# (leaves .venv alone: delete it by hand to rebuild from scratch)
+clean:
+	rm -rf build *.egg-info
