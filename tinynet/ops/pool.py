@@ -1,0 +1,132 @@
+"""Max and average pooling over KH×KW windows (symbols as in ``tinynet.im2col``).
+
+Both loop over the KH·KW window offsets, never over pixels: for offset (i, j) the strided slice
+x_pad[:, :, i::SH, j::SW] holds that element of every window at once.
+"""
+from .. import backend
+from ..im2col import conv_output_size
+from ..tensor import Function
+
+
+def _window(a, i, j, OH, OW, SH, SW):
+    """Element (i, j) of every window: a[:, :, i + oh·SH, j + ow·SW] for all (oh, ow)."""
+    return a[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW]
+
+
+class MaxPool2d(Function):
+    """y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·SH + i, ow·SW + j]   (padding is -∞).
+
+    Backward: each dy goes to the position of its window's maximum, the first one on ties
+    (row-major order inside the window, as in PyTorch); overlapping windows add up.
+    Fast path when the windows tile the input exactly (stride = kernel, no padding, H and W
+    divisible): windows do not overlap, so the input is viewed as (N, C, OH, KH, OW, KW)
+    by a reshape and gradients are written, not added.
+    """
+    def __init__(self, kernel_size, stride, padding):
+        self.k, self.s, self.p = kernel_size, stride, padding
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
+        N, C, H, W = self.x_shape = x.shape
+        OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
+        self.fast = (KH, KW) == (SH, SW) and PH == PW == 0 and H % KH == 0 and W % KW == 0
+        if self.fast:
+            xw = x.reshape(N, C, OH, KH, OW, KW)
+            views = [xw[:, :, :, i, :, j] for i in range(KH) for j in range(KW)]
+        else:
+            if PH or PW:
+                xpad = xp.full((N, C, H + 2 * PH, W + 2 * PW), -xp.inf, dtype=x.dtype)
+                xpad[:, :, PH:PH + H, PW:PW + W] = x
+            else:
+                xpad = x
+            views = [_window(xpad, i, j, OH, OW, SH, SW) for i in range(KH) for j in range(KW)]
+        y = views[0].copy()
+        self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
+        for k, v in enumerate(views[1:], start=1):
+            bigger = v > y                      # strictly greater: ties keep the first maximum
+            y = xp.maximum(y, v)                # (NaN propagates, as in PyTorch)
+            self.arg[bigger] = k
+        return y
+
+    def backward(self, gy):
+        xp = backend.array_module(gy)
+        (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
+        N, C, H, W = self.x_shape
+        OH, OW = gy.shape[2:]
+        zero = xp.zeros((), dtype=gy.dtype)
+        if self.fast:
+            gx = xp.empty((N, C, OH, KH, OW, KW), dtype=gy.dtype)
+            for i in range(KH):
+                for j in range(KW):
+                    gx[:, :, :, i, :, j] = xp.where(self.arg == i * KW + j, gy, zero)
+            return gx.reshape(N, C, H, W)
+        gpad = xp.zeros((N, C, H + 2 * PH + SH - 1, W + 2 * PW + SW - 1), dtype=gy.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                _window(gpad, i, j, OH, OW, SH, SW)[...] += xp.where(self.arg == i * KW + j, gy, zero)
+        return gpad[:, :, PH:PH + H, PW:PW + W]
+
+
+class AvgPool2d(Function):
+    """y[n, c, oh, ow] = (1 / (KH·KW)) Σ_{i,j} x_pad[n, c, oh·SH + i, ow·SW + j]   (zero padding,
+    counted in the divisor, as PyTorch's default ``count_include_pad=True``).
+
+    Backward: each dy is shared equally, dy / (KH·KW), by the KH·KW positions of its window.
+    """
+    def __init__(self, kernel_size, stride, padding):
+        self.k, self.s, self.p = kernel_size, stride, padding
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
+        N, C, H, W = self.x_shape = x.shape
+        OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
+        if PH or PW:
+            xpad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=x.dtype)
+            xpad[:, :, PH:PH + H, PW:PW + W] = x
+        else:
+            xpad = x
+        y = xp.zeros((N, C, OH, OW), dtype=x.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                y += _window(xpad, i, j, OH, OW, SH, SW)
+        return y / (KH * KW)
+
+    def backward(self, gy):
+        xp = backend.array_module(gy)
+        (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
+        N, C, H, W = self.x_shape
+        OH, OW = gy.shape[2:]
+        g = gy / (KH * KW)
+        gpad = xp.zeros((N, C, H + 2 * PH + SH - 1, W + 2 * PW + SW - 1), dtype=gy.dtype)
+        for i in range(KH):
+            for j in range(KW):
+                _window(gpad, i, j, OH, OW, SH, SW)[...] += g
+        return gpad[:, :, PH:PH + H, PW:PW + W]
+
+
+def _pool_args(name, x, kernel_size, stride, padding):
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+    k = pair(kernel_size)
+    s = k if stride is None else pair(stride)
+    p = pair(padding)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected input of shape (N, C, H, W), got {x.shape}")
+    if min(k) < 1 or min(s) < 1 or min(p) < 0:
+        raise ValueError(f"{name}: kernel_size and stride must be >= 1 and padding >= 0, got {k}, {s}, {p}")
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{name}: padding {p} should be at most half of kernel_size {k}")
+    if x.shape[2] + 2 * p[0] < k[0] or x.shape[3] + 2 * p[1] < k[1]:
+        raise ValueError(f"{name}: input of spatial size {x.shape[2]}x{x.shape[3]} is smaller than the window {k}")
+    return k, s, p
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over KH×KW windows of x (N, C, H, W); ``stride`` defaults to ``kernel_size``."""
+    return MaxPool2d(*_pool_args("max_pool2d", x, kernel_size, stride, padding))(x)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over KH×KW windows of x (N, C, H, W); ``stride`` defaults to ``kernel_size``."""
+    return AvgPool2d(*_pool_args("avg_pool2d", x, kernel_size, stride, padding))(x)

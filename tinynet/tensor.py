@@ -1,0 +1,361 @@
+"""Tensor, Function and the backward pass: define-by-run reverse-mode autodiff on arrays.
+
+A ``Tensor`` wraps a backend array (``.data``). Calling a ``Function`` on tensors runs its
+``forward`` on the arrays and, when grad mode is on and some input requires a gradient, records
+the function as the output's ``grad_fn``: that record *is* the graph. ``Tensor.backward`` walks
+the graph from the output in reverse topological order and calls each ``Function.backward``
+with the gradient of its output, getting one gradient per input back.
+
+Only leaves (tensors no function made) keep ``.grad``; gradients of intermediate tensors are
+freed as soon as they have been passed on. Gradients accumulate in leaves until zeroed.
+"""
+import contextlib
+import functools
+
+from . import backend
+
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "sum_to"]
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _set_grad_enabled(flag):
+    global _grad_enabled
+    old, _grad_enabled = _grad_enabled, flag
+    try:
+        yield
+    finally:
+        _grad_enabled = old
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: inside it, no graph is recorded (``torch.no_grad``)."""
+
+    def __enter__(self):
+        self._ctx = _set_grad_enabled(False)
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+class enable_grad(no_grad):
+    """Turn graph recording back on inside a ``no_grad`` block."""
+
+    def __enter__(self):
+        self._ctx = _set_grad_enabled(True)
+        self._ctx.__enter__()
+
+
+def _is_float(dtype):
+    return dtype.kind == "f"
+
+
+def _as_array(data, dtype=None):
+    """Backend array from an array, a Tensor, a list or a scalar (Python floats become float32)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    host = backend.get_module("numpy").asarray(data, dtype=dtype)   # infer the dtype as NumPy does,
+    if dtype is None and host.dtype.kind == "f" and not hasattr(data, "dtype"):                      # but floats default to float32
+        host = host.astype("float32")
+    return backend.to_backend(host, backend.get_backend())
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a backend array (kept as is,
+    no copy), a nested list or a scalar (created on the default backend; Python floats become
+    float32, as in PyTorch). Only floating-point tensors can require gradients.
+    """
+    __array_priority__ = 1000       # make ``ndarray * Tensor`` call Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None          # the Function that made this tensor (None for a leaf)
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    # --- basic properties -------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag and not _is_float(self.data.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if not flag and self.grad_fn is not None:
+            raise RuntimeError("requires_grad can only be turned off on a leaf tensor; use .detach()")
+        self._requires_grad = bool(flag)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    shape = property(lambda self: tuple(self.data.shape))
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: int(self.data.size))
+    backend = property(lambda self: backend.backend_name(self.data))
+
+    def __len__(self):
+        return self.shape[0]
+
+    def numel(self):
+        return self.size
+
+    def dim(self):
+        return self.ndim
+
+    def __repr__(self):
+        body = repr(backend.to_numpy(self.data)).replace("array(", "tensor(", 1)
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.backend != "numpy":
+            extra += f", backend={self.backend!r}"
+        return body[:-1] + extra + ")" if extra else body
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def numpy(self):
+        """The data as a ``numpy.ndarray`` (copied off the GPU when needed)."""
+        return backend.to_numpy(self.data)
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor(self.data)
+
+    def to(self, name):
+        """This tensor's data moved to backend ``name`` (a new leaf unless nothing moves)."""
+        if backend.backend_name(self.data) == name:
+            return self
+        return Tensor(backend.to_backend(self.data, name), requires_grad=self.requires_grad)
+
+    def float(self):
+        return Tensor(self.data.astype("float32"), self.requires_grad) if self.dtype != "float32" else self
+
+    def double(self):
+        return Tensor(self.data.astype("float64"), self.requires_grad) if self.dtype != "float64" else self
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = flag
+        return self
+
+    # --- the backward pass ------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``grad`` is the gradient of some scalar with respect to ``self`` (same shape); it may be
+        left out only when ``self`` holds a single element, and then is 1.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs, but this tensor has shape "
+                    f"{self.shape}; pass backward(grad) with a gradient of that shape")
+            grad = backend.array_module(self.data).ones_like(self.data)
+        else:
+            grad = _as_array(grad, self.dtype)
+            if tuple(grad.shape) != self.shape:
+                raise ValueError(f"backward(grad): grad has shape {tuple(grad.shape)}, expected {self.shape}")
+        grads = {id(self): grad}
+        for t in _topological_order(self):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            fn = t.grad_fn
+            if fn is None:                      # a leaf: keep the gradient
+                t.grad = g.copy() if t.grad is None else t.grad + g   # a copy: g may be a view
+                continue
+            if fn.inputs is None:
+                raise RuntimeError("trying to backward through the graph a second time; "
+                                   "pass retain_graph=True to the first backward() call")
+            in_grads = fn.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for x, gx in zip(fn.inputs, in_grads):
+                if gx is None or not x.requires_grad:
+                    continue
+                if tuple(gx.shape) != x.shape:
+                    raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                       f"{tuple(gx.shape)} for an input of shape {x.shape}")
+                grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
+            if not retain_graph:
+                fn.release()
+
+    # --- operators (the ops themselves live in tinynet.ops) ---------------------------------
+    def __add__(self, o): return _ops().add(self, o)
+    def __radd__(self, o): return _ops().add(o, self)
+    def __sub__(self, o): return _ops().sub(self, o)
+    def __rsub__(self, o): return _ops().sub(o, self)
+    def __mul__(self, o): return _ops().mul(self, o)
+    def __rmul__(self, o): return _ops().mul(o, self)
+    def __truediv__(self, o): return _ops().div(self, o)
+    def __rtruediv__(self, o): return _ops().div(o, self)
+    def __pow__(self, p): return _ops().pow(self, p)
+    def __neg__(self): return _ops().neg(self)
+    def __matmul__(self, o): return _ops().matmul(self, o)
+    def __rmatmul__(self, o): return _ops().matmul(o, self)
+    def __getitem__(self, key): return _ops().getitem(self, key)
+
+    # comparisons give plain backend arrays (no gradient flows through a comparison)
+    def __lt__(self, o): return self.data < _raw(o)
+    def __le__(self, o): return self.data <= _raw(o)
+    def __gt__(self, o): return self.data > _raw(o)
+    def __ge__(self, o): return self.data >= _raw(o)
+    __hash__ = object.__hash__           # tensors are used as dict keys by identity
+
+    def exp(self): return _ops().exp(self)
+    def log(self): return _ops().log(self)
+    def sqrt(self): return _ops().sqrt(self)
+    def abs(self): return _ops().abs(self)
+    def relu(self): return _ops().relu(self)
+    def sigmoid(self): return _ops().sigmoid(self)
+    def tanh(self): return _ops().tanh(self)
+    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
+    def softmax(self, axis=-1): return _ops().softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops().log_softmax(self, axis)
+    def matmul(self, o): return _ops().matmul(self, o)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops().flatten(self, start_dim, end_dim)
+
+    def reshape(self, *shape):
+        return _ops().reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    view = reshape
+
+    def transpose(self, dim0=None, dim1=None):
+        """``t.transpose(0, 1)`` swaps two axes (as in PyTorch); ``t.transpose()`` reverses them."""
+        return _ops().transpose(self, dim0, dim1)
+
+    def permute(self, *axes):
+        return _ops().permute(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes)
+
+    @property
+    def T(self):
+        return _ops().permute(self, None)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+@functools.lru_cache(maxsize=None)
+def _ops():
+    from . import ops      # ops import this module; import them lazily to avoid a cycle
+    return ops
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """``tinynet.tensor([1., 2.])``: a new leaf tensor, as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _topological_order(root):
+    """Tensors reachable from ``root`` through ``grad_fn``, every tensor before its inputs.
+
+    Iterative depth-first search, so a chain of any length needs no recursion.
+    """
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t.grad_fn is not None and t.grad_fn.inputs is not None:
+            stack.extend((x, False) for x in t.grad_fn.inputs if x.requires_grad and id(x) not in visited)
+    order.reverse()
+    return order
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays, ``backward`` on their gradients.
+
+    Subclasses implement ``forward(*arrays) -> array`` (saving what backward needs on ``self``)
+    and ``backward(grad_output) -> one gradient per input`` (a tuple, or a single array for one
+    input). ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so work
+    only a frozen input would need can be skipped: return ``None`` for it.
+
+    ``Function()(a, b)`` takes Tensors or scalars; scalars become constants of the first
+    tensor's dtype and backend. The graph is recorded only when grad mode is on and some input
+    requires grad.
+    """
+    inputs = None
+    needs_input_grad = ()
+
+    def __call__(self, *args):
+        inputs = _to_tensors(args, type(self).__name__)
+        self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+        y = self.forward(*(x.data for x in inputs))
+        if not backend.is_array(y):   # NumPy turns full reductions into scalars: keep an array
+            y = backend.array_module(inputs[0].data).asarray(y)
+        out = Tensor(y)
+        if _grad_enabled and any(self.needs_input_grad):
+            out._requires_grad = _is_float(out.data.dtype)
+            out.grad_fn = self
+            self.inputs = inputs
+        return out
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, gy):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop the references backward needed (called after backward unless retain_graph)."""
+        self.__dict__.clear()      # ``inputs`` falls back to the class default, None
+
+
+def _to_tensors(args, opname):
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if not tensors:
+        return [Tensor(a) for a in args]
+    backend.check_same_backend([t.data for t in tensors], opname)
+    like = tensors[0].data
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif backend.is_array(a):
+            backend.check_same_backend([like, a], opname)
+            out.append(Tensor(a))
+        else:   # a Python scalar: a constant of the tensor's dtype (``2 * t`` stays float32)
+            out.append(Tensor(backend.array_module(like).asarray(a, dtype=like.dtype)))
+    return out
+
+
+def sum_to(g, shape):
+    """Sum gradient ``g`` down to ``shape``: undoes NumPy broadcasting in backward passes."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
