@@ -41,7 +41,6 @@ Every dimension must be at least 1 (an IDX file of zero samples is treated as ma
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import zlib
 
@@ -62,7 +61,7 @@ DTYPES = {
 }
 CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 
-_CHUNK = 1 << 20  # read the payload one MiB at a time
+_FIRST_CHUNK, _MAX_CHUNK = 1 << 16, 1 << 22  # payload reads: 64 KiB, doubling up to 4 MiB
 
 
 class IDXError(ValueError):
@@ -190,13 +189,19 @@ def _read_stream(f, name: str) -> np.ndarray:
 
 
 def _read_upto(f, n: int) -> bytearray:
-    """Read up to n bytes, fewer only at end of stream — in chunks, so a huge n costs nothing."""
+    """Read up to n bytes, fewer only at end of stream.
+
+    A read of k bytes allocates k bytes even when less is there, so the chunks start small and
+    double: memory stays proportional to the data actually present, however large n is.
+    """
     out = bytearray()
+    chunk = _FIRST_CHUNK
     while len(out) < n:
-        chunk = f.read(min(_CHUNK, n - len(out)))
-        if not chunk:
+        data = f.read(min(chunk, n - len(out)))
+        if not data:
             break
-        out += chunk
+        out += data
+        chunk = min(2 * chunk, _MAX_CHUNK)
     return out
 
 
@@ -204,22 +209,16 @@ def _fmt_dims(dims) -> str:
     return " x ".join(str(d) for d in dims)
 
 
-class _Prefixed(io.RawIOBase):
-    """A read-only stream: ``prefix`` and then the rest of ``f`` (undoes peeking at the magic)."""
+class _Prefixed:
+    """A read-only stream: ``prefix``, then the rest of ``f`` (undoes peeking at the magic)."""
 
     def __init__(self, prefix: bytes, f):
         self._prefix = bytes(prefix)
         self._f = f
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
+    def read(self, n: int = -1) -> bytes:
         if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._f.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+            head = self._prefix if n < 0 else self._prefix[:n]
+            self._prefix = self._prefix[len(head):]
+            return head
+        return self._f.read(n)
