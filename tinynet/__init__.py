@@ -12,7 +12,8 @@ from .ops import (  # noqa: A004
     flatten, concatenate, cat, stack, matmul, relu, sigmoid, tanh, softmax, log_softmax,
 )
 from .gradcheck import gradcheck, numerical_grad, GradcheckError
-from . import functional
+from . import functional, nn, optim
+from .serialization import save, load
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,248 @@
+"""Module and Parameter: the containers that hold a model's weights (PyTorch's ``nn.Module``).
+
+A Module finds its parameters and sub-modules from its attributes: assigning a ``Parameter``
+or a ``Module`` to ``self.something`` registers it under that name. Names compose with dots,
+so a ``Sequential`` whose first layer is a conv has a parameter ``"0.weight"``, exactly the key
+PyTorch would use — state dicts carry over both ways.
+"""
+from collections import OrderedDict, namedtuple
+
+from .. import backend
+from ..tensor import Tensor
+
+__all__ = ["Parameter", "Module", "ShapeError", "StateDictError"]
+
+
+class ShapeError(ValueError):
+    """A layer was given an input of the wrong shape."""
+
+
+class StateDictError(RuntimeError, KeyError):
+    """A state dict's keys do not match the model's (missing or unexpected keys)."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class Parameter(Tensor):
+    """A Tensor that is a weight of a Module: ``requires_grad=True`` unless frozen."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer and model. Subclasses set attributes in ``__init__`` and
+    define ``forward``; calling the module calls ``forward``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_name", None)
+
+    # --- registration by attribute ---------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
+                                 f"(call super().__init__() first in {type(self).__name__}.__init__)")
+        for d in (self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            if value._name is None:
+                object.__setattr__(value, "_name", name)
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        for d in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(d, {}):
+                return self.__dict__[d][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for d in (self._parameters, self._buffers, self._modules):
+            if name in d:
+                del d[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name, array):
+        """A state array that is saved in ``state_dict`` but is not trained (running means)."""
+        self._buffers[name] = array
+
+    def register_parameter(self, name, param):
+        self._parameters[name] = param
+
+    # --- calling -----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def layer_name(self):
+        """How error messages name this layer: ``Linear 'fc1'`` (or just ``Linear``)."""
+        return type(self).__name__ + (f" {self._name!r}" if self._name is not None else "")
+
+    def _shape_error(self, expected, x, hint=""):
+        return ShapeError(f"{self.layer_name()} ({self.extra_repr()}): expected input {expected}, "
+                          f"got input of shape {tuple(x.shape)}" + (f". {hint}" if hint else ""))
+
+    # --- walking the tree --------------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        yield from self._modules.items()
+
+    def children(self):
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter) pairs, each parameter once, in registration order."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in modules:
+            for pname, p in m._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self):
+        for mname, m in self.named_modules():
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes, devices, gradients -----------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def to(self, name):
+        """Move every parameter and buffer to backend ``name`` in place (returns self)."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.data = backend.to_backend(p.data, name)
+                    if p.grad is not None:
+                        p.grad = backend.to_backend(p.grad, name)
+            for k, b in m._buffers.items():
+                if b is not None:
+                    m._buffers[k] = backend.to_backend(b, name)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter (``False`` freezes the module)."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+            if not requires_grad:
+                p.grad = None
+        return self
+
+    def freeze(self):
+        """Stop training this module's parameters: no gradients, and no backward work for them."""
+        return self.requires_grad_(False)
+
+    def unfreeze(self):
+        return self.requires_grad_(True)
+
+    def num_parameters(self, trainable_only=False):
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- state dicts -------------------------------------------------------------------------
+    def state_dict(self):
+        """Ordered {dotted name: Tensor} of every parameter and buffer (sharing their data)."""
+        sd = OrderedDict()
+        for mname, m in self.named_modules():
+            for k, p in m._parameters.items():
+                if p is not None:
+                    sd[f"{mname}.{k}" if mname else k] = Tensor(p.data)
+            for k, b in m._buffers.items():
+                if b is not None:
+                    sd[f"{mname}.{k}" if mname else k] = Tensor(b)
+        return sd
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
+
+        Every shape must match. With ``strict=True`` (default) a missing or unexpected key is an
+        error that names it; with ``strict=False`` they are skipped and returned as
+        ``(missing_keys, unexpected_keys)``.
+        """
+        targets = OrderedDict()
+        for mname, m in self.named_modules():
+            for store in (m._parameters, m._buffers):
+                for k, v in store.items():
+                    if v is not None:
+                        targets[f"{mname}.{k}" if mname else k] = (m, store, k)
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(parts))
+        for key, (m, store, k) in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = value.data if isinstance(value, Tensor) else value
+            current = store[k].data if isinstance(store[k], Tensor) else store[k]
+            if tuple(value.shape) != tuple(current.shape):
+                raise ShapeError(f"Error in loading state_dict for {type(self).__name__}: size mismatch for "
+                                 f"{key!r}: the checkpoint has shape {tuple(value.shape)}, the model "
+                                 f"expects {tuple(current.shape)}")
+            current[...] = backend.to_backend(value, backend.backend_name(current)).astype(current.dtype)
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing ----------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + (")" if not lines else "\n  " + "\n  ".join(lines) + "\n)")

@@ -1,0 +1,51 @@
+"""Adam and AdamW: adaptive moment estimation (Kingma & Ba 2015; Loshchilov & Hutter 2019)."""
+import math
+
+from .. import backend
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """PyTorch's update rule, for each parameter p with gradient g, at step t = 1, 2, …:
+
+        g ← g + weight_decay · p                    (Adam: L2 penalty added to the gradient)
+        m ← β₁ m + (1 − β₁) g                       (first moment)
+        v ← β₂ v + (1 − β₂) g²                      (second moment)
+        p ← p − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)      (bias-corrected)
+    """
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: invalid settings lr={lr}, betas={betas}, "
+                             f"eps={eps}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _update(self, p, g, state, group):
+        xp = backend.array_module(p.data)
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p.data)
+            state["exp_avg_sq"] = xp.zeros_like(p.data)
+        if wd and self.decoupled:
+            p.data *= 1 - lr * wd
+        elif wd:
+            g = g + wd * p.data
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m += (1 - b1) * (g - m)                  # = β₁ m + (1 − β₁) g, written as PyTorch's lerp
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step_size = lr / (1 - b1 ** t)
+        denom = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
+        p.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p ← p · (1 − lr · weight_decay) before the Adam step
+    (default weight_decay 0.01, as PyTorch)."""
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
