@@ -19,13 +19,14 @@ test: $(STAMP)
 
 venv: $(STAMP)
 
-# Some Debian/Ubuntu Pythons lack ensurepip (package python3-venv); then make the venv
-# without pip and bootstrap pip with get-pip.py.
+# Some Debian/Ubuntu Pythons lack ensurepip (package python3-venv): then make the venv
+# without pip and bootstrap pip with get-pip.py; if that fails too, remove the half-made venv.
 $(PY):
 	$(PYTHON) -m venv $(VENV) || { \
+	  echo "'$(PYTHON) -m venv' failed; trying get-pip.py (or: sudo apt install python3-venv)"; \
 	  rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
 	  $(PY) -c "import urllib.request as u; u.urlretrieve('https://bootstrap.pypa.io/get-pip.py', '$(VENV)/get-pip.py')" && \
-	  $(PY) $(VENV)/get-pip.py; }
+	  $(PY) $(VENV)/get-pip.py || { rm -rf $(VENV); exit 1; }; }
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
