@@ -31,10 +31,12 @@ Every accepted file has exactly the bytes its header declares: anything else rai
 Because of that, an array read here determines the file's decompressed bytes exactly
 (:func:`idx_bytes` rebuilds them), which is how checksums of the decompressed data are checked.
 
-The header is never trusted with memory: the payload is read in chunks, and at most
-``declared size + 1`` bytes are ever asked for, so a header that declares 2**32 x 2**32
-elements fails as soon as the (few) bytes actually present run out, and a gzip stream that
-inflates to gigabytes of trailing data fails after one byte past the declared size.
+The header is never trusted with memory.  When the file's length is known (a regular file,
+BytesIO) a raw file whose header disagrees with its length fails before its payload is read.
+Otherwise (gzip, pipes) the payload is read in growing chunks and at most ``declared size + 1``
+bytes are ever asked for, so a header that declares 2**32 x 2**32 elements fails as soon as the
+bytes actually present run out, and a gzip stream that inflates to gigabytes of trailing data
+fails one byte past the declared size.
 Every dimension must be at least 1 (an IDX file of zero samples is treated as malformed).
 """
 
@@ -132,6 +134,7 @@ def describe_magic(magic: bytes) -> str:
 
 
 def _read_stream(f, name: str) -> np.ndarray:
+    size = _bytes_left(f)  # known for regular files and BytesIO: lets a raw file fail from its header
     head = _read_upto(f, 2)
     if head == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=_Prefixed(head, f), mode="rb")
@@ -171,21 +174,43 @@ def _read_stream(f, name: str) -> np.ndarray:
         for d in dims:  # Python ints: no overflow, however large the header claims
             count *= d
         declared = count * dtype.itemsize
+        if size is not None and where == "":
+            present = size - 4 - 4 * ndim  # raw file of known length: no need to read to know
+            if present != declared:
+                raise fail(_size_problem(dims, dtype, declared, present))
         payload = _read_upto(stream, declared + 1)  # one extra byte reveals trailing data
     except (EOFError, OSError, zlib.error) as e:
         if not isinstance(stream, gzip.GzipFile):
             raise  # a real I/O error on the underlying file, not a format problem
         raise IDXError(f"{name}: truncated or corrupt gzip stream: {e}") from e
 
-    if len(payload) < declared:
-        raise fail(
-            f"truncated: the header declares {_fmt_dims(dims)} {dtype.newbyteorder('=')} = "
-            f"{declared:,} bytes of data, but only {len(payload):,} bytes are present"
-        )
-    if len(payload) > declared:
-        raise fail(f"trailing bytes: data goes on past the {declared:,} bytes the header declares")
+    if len(payload) != declared:
+        raise fail(_size_problem(dims, dtype, declared, len(payload), exact=False))
     array = np.frombuffer(payload, dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _size_problem(dims, dtype, declared, present, exact=True) -> str:
+    if present < declared:
+        return (
+            f"truncated: the header declares {_fmt_dims(dims)} {dtype.newbyteorder('=')} = "
+            f"{declared:,} bytes of data, but only {present:,} bytes are present"
+        )
+    extra = f"{present - declared:,} trailing bytes" if exact else "trailing bytes: data goes on"
+    return f"{extra} after the {declared:,} bytes of data the header declares"
+
+
+def _bytes_left(f):
+    """How many bytes ``f`` holds from its position to its end, or None if it cannot tell."""
+    try:
+        if f.seekable():
+            here = f.tell()
+            end = f.seek(0, os.SEEK_END)
+            f.seek(here)
+            return end - here
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
 
 
 def _read_upto(f, n: int) -> bytearray:

@@ -284,6 +284,20 @@ def test_lying_header_reads_only_what_is_present():
     assert peak < 3 * (8 << 20)
 
 
+def test_raw_file_of_known_length_fails_from_its_header(tmp_path):
+    path = tmp_path / "liar.idx"
+    path.write_bytes(header(0x08, (2**32 - 1, 2**32 - 1)) + bytes(8 << 20))
+    tracemalloc.start()
+    with pytest.raises(IDXError, match="only 8,388,608 bytes are present"):
+        read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 256 << 10  # the 8 MB were never read
+    path.write_bytes(GOOD + bytes(7))
+    with pytest.raises(IDXError, match="7 trailing bytes after the 6 bytes"):
+        read_idx(path)
+
+
 def test_missing_file_is_an_oserror_not_idxerror(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "nope.idx")
