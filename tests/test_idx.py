@@ -301,3 +301,44 @@ def test_raw_file_of_known_length_fails_from_its_header(tmp_path):
 def test_missing_file_is_an_oserror_not_idxerror(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "nope.idx")
+
+
+# --- fuzzing: whatever the bytes, read_idx returns the exact array or raises IDXError ------
+
+def _accepts_exactly_or_raises_idxerror(blob, decompressed):
+    try:
+        array = read_idx(io.BytesIO(blob))
+    except IDXError:
+        return
+    assert idx_bytes(array) == decompressed  # accepted only if it is exactly a valid file
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=64) | st.builds(lambda h, b: h + b, st.sampled_from([b"\0\0\x08\x01", b"\0\0\x0d\x02", b"\0\0\x0e\x01"]), st.binary(max_size=64)))
+def test_arbitrary_bytes(blob):
+    _accepts_exactly_or_raises_idxerror(blob, blob)
+
+
+@settings(max_examples=150, deadline=None)
+@given(array=idx_arrays(max_dims=3, max_side=4), data=st.data())
+def test_mutated_valid_file(array, data):
+    good = idx_bytes(array)
+    i = data.draw(st.integers(0, len(good) - 1), label="position")
+    kind = data.draw(st.sampled_from(["flip", "cut", "insert"]), label="mutation")
+    if kind == "flip":
+        bad = good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1 :]
+    elif kind == "cut":
+        bad = good[:i]
+    else:
+        bad = good[:i] + data.draw(st.binary(min_size=1, max_size=8)) + good[i:]
+    _accepts_exactly_or_raises_idxerror(bad, bad)
+    packed = gzip.compress(bad, mtime=0)
+    _accepts_exactly_or_raises_idxerror(packed, bad)
+    # damage the gzip container too: whatever survives must still be exact
+    j = data.draw(st.integers(0, len(packed) - 1), label="gzip position")
+    damaged = packed[:j] + bytes([packed[j] ^ 0x40]) + packed[j + 1 :]
+    try:
+        out = read_idx(io.BytesIO(damaged))
+    except IDXError:
+        return
+    assert idx_bytes(out) == gzip.decompress(damaged)  # gzip itself found nothing wrong either
