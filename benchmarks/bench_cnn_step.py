@@ -1,0 +1,165 @@
+"""One training step of the articles' CNN, tinynet against PyTorch, in the same run.
+
+    .venv/bin/python benchmarks/bench_cnn_step.py [--rounds 10] [--per-round 5] [--threads N]
+
+A step is forward, cross-entropy, backward and an Adam update, at batch 64, float32, on real
+MNIST batches (the same batches for both). The two frameworks take turns in rounds (the order
+flips each round), so load from other processes on the machine hits both alike; each reports
+the median and the minimum ms/step after a warm-up. PyTorch runs with as many threads as
+NumPy's BLAS, and both counts are printed. Then: where tinynet's time goes (forward and backward
+of each Function type, the Adam update, and what is left for the engine), and inference at
+batch 1000 (images/s). Without PyTorch installed, tinynet is timed alone.
+"""
+import argparse
+import datetime
+import platform
+import time
+
+from common import (tn, F, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
+                    import_torch, alternate, summary, timed, OpTimer, machine_note)
+
+
+def tinynet_step_fn(model, batches):
+    opt = tn.optim.Adam(model.parameters(), lr=1e-3)
+    state = {"i": 0}
+
+    def step():
+        x, y = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss = F.cross_entropy(model(tn.Tensor(x)), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step, opt
+
+
+def torch_step_fn(torch, model, batches):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    state = {"i": 0}
+
+    def step():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def breakdown(step, opt, steps):
+    """Per-op milliseconds per step, from ``steps`` steps run with every Function timed."""
+    adam = {"ms": 0.0}
+    original_step = opt.step
+
+    def timed_adam():
+        adam["ms"] += timed(original_step)
+    opt.step = timed_adam
+    try:
+        with OpTimer() as t:
+            total = sum(timed(step) for _ in range(steps))
+    finally:
+        del opt.step                                   # back to the class's method
+    rows = sorted(((ms / steps, name, phase, t.calls[name, phase] // steps)
+                   for (name, phase), ms in t.ms.items()), reverse=True)
+    ops = sum(r[0] for r in rows)
+    print(f"\nWhere tinynet's time goes (ms per step, mean of {steps} timed steps; "
+          f"the timers add a little overhead, total {total / steps:.1f} ms):")
+    print(f"  {'op':<14}{'pass':<10}{'calls':>6}{'ms':>9}{'share':>8}")
+    for ms, name, phase, calls in rows:
+        print(f"  {name:<14}{phase:<10}{calls:>6}{ms:>9.2f}{ms / (total / steps):>8.1%}")
+    other = total / steps - ops - adam["ms"] / steps
+    print(f"  {'Adam.step':<24}{'':>6}{adam['ms'] / steps:>9.2f}{adam['ms'] / total:>8.1%}")
+    print(f"  {'engine, rest':<24}{'':>6}{other:>9.2f}{other / (total / steps):>8.1%}"
+          "   (graph walk, Tensor wrapping, zero_grad, gradient accumulation)")
+
+
+def inference(tiny_model, torch, torch_model, x, rounds):
+    runners = {}
+    xt = tn.Tensor(x)
+
+    def tiny():
+        with tn.no_grad():
+            tiny_model(xt)
+    runners["tinynet"] = tiny
+    if torch is not None:
+        xtorch = torch.from_numpy(x)
+
+        def th():
+            with torch.no_grad():
+                torch_model(xtorch)
+        runners["pytorch"] = th
+    times = alternate(runners, rounds=rounds, per_round=1, warmup=1)
+    print(f"\nInference, batch {len(x)} (eval mode, no graph), {rounds} rounds:")
+    for name, ms in times.items():
+        med, best = summary(ms)
+        print(f"  {name:<8} {med:8.1f} ms/batch median ({len(x) / med * 1e3:8.0f} images/s), "
+              f"min {best:.1f} ms ({len(x) / best * 1e3:.0f} images/s)")
+    if torch is not None:
+        print(f"  ratio tinynet/pytorch (median): {summary(times['tinynet'])[0] / summary(times['pytorch'])[0]:.2f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=10, help="alternating rounds (default 10)")
+    ap.add_argument("--per-round", type=int, default=5, help="steps per framework per round (default 5)")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="set NumPy's BLAS threads (and PyTorch's) to this; default: leave BLAS as it is")
+    ap.add_argument("--breakdown-steps", type=int, default=20)
+    ap.add_argument("--no-inference", action="store_true")
+    args = ap.parse_args()
+
+    if args.threads:
+        set_blas_threads(args.threads)
+    threads = blas_threads()
+    torch = import_torch()
+    print(f"tinynet CNN training step benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+          f"{platform.processor() or platform.machine()}, {machine_note()}")
+    print(f"numpy {np.__version__}, BLAS threads: {threads if threads is not None else 'unknown'}")
+    if torch is None:
+        print("PyTorch is not installed: timing tinynet alone (pip install 'torch==2.13.0' to compare).")
+    else:
+        torch.set_num_threads(threads or torch.get_num_threads())
+        print(f"torch {torch.__version__}, torch threads: {torch.get_num_threads()}")
+
+    tn.manual_seed(0)
+    batches = mnist_batches(args.batch, 40)
+    tiny_model = tinynet_cnn()
+    torch_model = torch_cnn(torch, tiny_model) if torch is not None else None
+
+    tiny_step, tiny_opt = tinynet_step_fn(tiny_model, batches)
+    runners = {"tinynet": tiny_step}
+    if torch is not None:
+        runners["pytorch"] = torch_step_fn(torch, torch_model, batches)
+        # the same weights and the same first batch give the same loss: a check we time the same thing
+        l_tiny, l_torch = tiny_step().item(), runners["pytorch"]().item()
+        print(f"first-step loss: tinynet {l_tiny:.6f}, pytorch {l_torch:.6f} (same weights, same batch)")
+
+    t0 = time.perf_counter()
+    times = alternate(runners, args.rounds, args.per_round, args.warmup)
+    print(f"\nTraining step, batch {args.batch}, float32: {args.rounds} rounds × {args.per_round} steps each, "
+          f"after {args.warmup} warm-up steps ({time.perf_counter() - t0:.0f} s)")
+    for name, ms in times.items():
+        med, best = summary(ms)
+        print(f"  {name:<8} median {med:7.1f} ms/step   min {best:7.1f} ms/step")
+    if torch is not None:
+        (tm, tb), (pm, pb) = summary(times["tinynet"]), summary(times["pytorch"])
+        print(f"  ratio tinynet/pytorch: {tm / pm:.2f} (median), {tb / pb:.2f} (min)")
+
+    breakdown(tiny_step, tiny_opt, args.breakdown_steps)
+
+    if not args.no_inference:
+        tiny_model.eval()
+        if torch_model is not None:
+            torch_model.eval()
+        x = mnist_batches(1000, 1, "test")[0][0]
+        inference(tiny_model, torch, torch_model, x, rounds=5)
+
+
+if __name__ == "__main__":
+    main()
