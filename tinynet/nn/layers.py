@@ -6,7 +6,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Dropout",
-           "Flatten", "Identity", "BatchNorm2d", "LayerNorm"]
+           "Flatten", "Identity", "BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
 def _pair(v):
@@ -50,8 +50,14 @@ class Conv2d(Module):
         self.bias = Parameter(init.uniform((out_channels,), 1 / math.sqrt(fan_in))) if bias else None
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise self._shape_error(f"of shape (N, {self.in_channels}, H, W)", x)
+        if x.ndim != 4:
+            hint = "Give images a channel axis: (N, H, W) → x.reshape(N, 1, H, W)" if x.ndim == 3 else ""
+            raise self._shape_error(f"of shape (N, {self.in_channels}, H, W)", x, hint)
+        if x.shape[1] != self.in_channels:
+            got = x.shape[1]
+            hint = (f"The input has {got} channels, this layer expects {self.in_channels}; make this layer "
+                    f"Conv2d({got}, {self.out_channels}, ...) or fix the layers before it")
+            raise self._shape_error(f"of shape (N, {self.in_channels}, H, W)", x, hint)
         (KH, KW), (PH, PW) = self.kernel_size, self.padding
         if x.shape[2] + 2 * PH < KH or x.shape[3] + 2 * PW < KW:
             raise self._shape_error(f"at least {KH - 2 * PH}x{KW - 2 * PW} pixels", x,
@@ -140,12 +146,14 @@ class Flatten(Module):
         return F.flatten(x, self.start_dim, self.end_dim)
 
 
-class BatchNorm2d(Module):
-    """Per-channel normalisation of x (N, C, H, W) over (N, H, W), then y = γ·x̂ + β.
+class _BatchNorm(Module):
+    """Per-channel normalisation over every axis but the channel axis 1, then y = γ·x̂ + β.
 
     Training mode uses the batch's statistics and updates ``running_mean`` / ``running_var``
-    (momentum 0.1, unbiased variance); eval mode uses the running statistics.
+    (running ← (1 − momentum)·running + momentum·batch, unbiased variance; ``momentum=None``
+    gives the plain average of all batches so far); eval mode uses the running statistics.
     """
+    _dims = ()   # the accepted input ranks
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
         super().__init__()
@@ -157,15 +165,36 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", init.zeros((), dtype="int64"))
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise self._shape_error(f"of shape (N, {self.num_features}, H, W)", x)
+        if x.ndim not in self._dims or x.shape[1] != self.num_features:
+            raise self._shape_error(self._expected, x)
+        momentum = self.momentum
         if self.training:
-            self.num_batches_tracked += 1
+            self.num_batches_tracked.data += 1
+            if momentum is None:                 # cumulative moving average
+                momentum = 1.0 / int(self.num_batches_tracked.item())
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+                            self.training, momentum, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of x (N, C) or (N, C, L) per channel C."""
+    _dims = (2, 3)
+
+    @property
+    def _expected(self):
+        return f"of shape (N, {self.num_features}) or (N, {self.num_features}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of x (N, C, H, W) per channel C, over (N, H, W)."""
+    _dims = (4,)
+
+    @property
+    def _expected(self):
+        return f"of shape (N, {self.num_features}, H, W)"
 
 
 class LayerNorm(Module):

@@ -34,6 +34,8 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_FLOAT_DTYPES = ("float16", "float32", "float64")
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -53,9 +55,16 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
                                  f"(call super().__init__() first in {type(self).__name__}.__init__)")
+        if name in self._parameters and not isinstance(value, Parameter) and value is not None:
+            raise TypeError(f"cannot assign a {type(value).__name__} as parameter {name!r} of "
+                            f"{type(self).__name__} (a Parameter or None expected; wrap it: nn.Parameter(...))")
+        if name in self._buffers and (value is None or backend.is_array(value) or isinstance(value, Tensor)):
+            self.register_buffer(name, value)          # a buffer stays a buffer when reassigned
+            return
+        was_parameter = name in self._parameters
         for d in (self._parameters, self._buffers, self._modules):
             d.pop(name, None)
-        if isinstance(value, Parameter):
+        if isinstance(value, Parameter) or value is None and was_parameter:
             self._parameters[name] = value
         elif isinstance(value, Module):
             if value._name is None:
@@ -79,12 +88,28 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, array):
-        """A state array that is saved in ``state_dict`` but is not trained (running means)."""
-        self._buffers[name] = array
+    def register_buffer(self, name, value):
+        """A state Tensor that is saved in ``state_dict`` but is not trained (running means).
+
+        ``value`` is a Tensor, a backend array (wrapped in a Tensor) or None.
+        """
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value)
+        self.__dict__.pop(name, None)
+        self._buffers[name] = value
 
     def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter({name!r}, ...): expected a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self.__dict__.pop(name, None)
         self._parameters[name] = param
+
+    def add_module(self, name, module):
+        """Register ``module`` under ``name`` (the same as ``setattr(self, name, module)``)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module({name!r}, ...): expected a Module, got {type(module).__name__}")
+        setattr(self, name, module)
 
     # --- calling -----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -94,8 +119,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def layer_name(self):
-        """How error messages name this layer: ``Linear 'fc1'`` (or just ``Linear``)."""
-        return type(self).__name__ + (f" {self._name!r}" if self._name is not None else "")
+        """How error messages name this layer: ``Linear 'fc1'``, ``Linear at index 7`` (its place
+        in a Sequential), or just ``Linear``."""
+        if self._name is None:
+            return type(self).__name__
+        if self._name.isdigit():
+            return f"{type(self).__name__} at index {self._name}"
+        return f"{type(self).__name__} {self._name!r}"
 
     def _shape_error(self, expected, x, hint=""):
         return ShapeError(f"{self.layer_name()} ({self.extra_repr()}): expected input {expected}, "
@@ -131,11 +161,16 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self):
-        for mname, m in self.named_modules():
+    def named_buffers(self, prefix=""):
+        """(dotted name, Tensor) pairs of the buffers (running statistics), as named in state_dict."""
+        for mname, m in self.named_modules(prefix):
             for bname, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
 
     def apply(self, fn):
         for m in self.children():
@@ -152,18 +187,35 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, name):
-        """Move every parameter and buffer to backend ``name`` in place (returns self)."""
+    def to(self, target):
+        """Move every parameter and buffer to a backend, or cast them to a dtype; in place, returns self.
+
+        ``model.to("cupy")`` / ``model.to("numpy")`` moves the data (as ``torch``'s ``.to(device)``);
+        ``model.to("float64")`` casts the floating-point parameters and buffers (as ``.to(dtype)``;
+        integer buffers such as ``num_batches_tracked`` keep their dtype).
+        """
+        dtype = getattr(target, "__name__", None) or str(target)
+        if dtype in _FLOAT_DTYPES:
+            def move(a):
+                return a.astype(dtype) if a.dtype.kind == "f" and a.dtype != dtype else a
+        else:
+            def move(a):
+                return backend.to_backend(a, target)
         for m in self.modules():
-            for p in m._parameters.values():
-                if p is not None:
-                    p.data = backend.to_backend(p.data, name)
-                    if p.grad is not None:
-                        p.grad = backend.to_backend(p.grad, name)
-            for k, b in m._buffers.items():
-                if b is not None:
-                    m._buffers[k] = backend.to_backend(b, name)
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is not None:
+                    t.data = move(t.data)
+                    if t.grad is not None:
+                        t.grad = move(t.grad)
         return self
+
+    def double(self):
+        """Cast floating-point parameters and buffers to float64 (for gradient checks)."""
+        return self.to("float64")
+
+    def float(self):
+        """Cast floating-point parameters and buffers to float32 (the default)."""
+        return self.to("float32")
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
@@ -191,31 +243,32 @@ class Module:
         return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # --- state dicts -------------------------------------------------------------------------
-    def state_dict(self):
-        """Ordered {dotted name: Tensor} of every parameter and buffer (sharing their data)."""
-        sd = OrderedDict()
-        for mname, m in self.named_modules():
-            for k, p in m._parameters.items():
-                if p is not None:
-                    sd[f"{mname}.{k}" if mname else k] = Tensor(p.data)
-            for k, b in m._buffers.items():
-                if b is not None:
-                    sd[f"{mname}.{k}" if mname else k] = Tensor(b)
-        return sd
-
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
-
-        Every shape must match. With ``strict=True`` (default) a missing or unexpected key is an
-        error that names it; with ``strict=False`` they are skipped and returned as
-        ``(missing_keys, unexpected_keys)``.
-        """
-        targets = OrderedDict()
+    def _state_entries(self):
+        """{dotted name: (Module, "parameter" or "buffer", attribute name)}, in state_dict order:
+        for each module (parent before children) its parameters, then its buffers."""
+        entries = OrderedDict()
         for mname, m in self.named_modules():
             for store in (m._parameters, m._buffers):
                 for k, v in store.items():
                     if v is not None:
-                        targets[f"{mname}.{k}" if mname else k] = (m, store, k)
+                        entries[f"{mname}.{k}" if mname else k] = v
+        return entries
+
+    def state_dict(self):
+        """Ordered {dotted name: Tensor} of every parameter and buffer, with PyTorch's keys
+        (``"0.weight"``, ``"1.running_mean"``); the Tensors share the model's data."""
+        return OrderedDict((k, Tensor(v.data)) for k, v in self._state_entries().items())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays (Tensors or NumPy arrays) from ``state_dict`` into the parameters and buffers.
+
+        Everything is checked before anything is copied, so a refused state dict changes nothing.
+        Every shape must match (an error names the key and both shapes). With ``strict=True``
+        (default) a missing or unexpected key is an error that names it; with ``strict=False``
+        they are skipped and returned as ``(missing_keys, unexpected_keys)``. Values are cast to
+        the model's dtype and moved to its backend.
+        """
+        targets = self._state_entries()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
@@ -225,17 +278,24 @@ class Module:
             if unexpected:
                 parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
             raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(parts))
-        for key, (m, store, k) in targets.items():
+        values = {}
+        for key, t in targets.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
             value = value.data if isinstance(value, Tensor) else value
-            current = store[k].data if isinstance(store[k], Tensor) else store[k]
-            if tuple(value.shape) != tuple(current.shape):
+            shape = getattr(value, "shape", None)
+            if shape is None:
+                raise TypeError(f"Error in loading state_dict for {type(self).__name__}: {key!r} holds a "
+                                f"{type(value).__name__}, expected a Tensor or an array")
+            if tuple(shape) != t.shape:
                 raise ShapeError(f"Error in loading state_dict for {type(self).__name__}: size mismatch for "
-                                 f"{key!r}: the checkpoint has shape {tuple(value.shape)}, the model "
-                                 f"expects {tuple(current.shape)}")
-            current[...] = backend.to_backend(value, backend.backend_name(current)).astype(current.dtype)
+                                 f"{key!r}: the checkpoint has shape {tuple(shape)}, the model "
+                                 f"expects {t.shape}")
+            values[key] = value
+        for key, value in values.items():
+            t = targets[key]
+            t.data[...] = backend.to_backend(value, t.backend).astype(t.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import copy
 
 from .. import backend
+from ..tensor import Tensor, enable_grad
 
 
 class Optimizer:
@@ -50,11 +51,21 @@ class Optimizer:
             if p.requires_grad and p.grad is not None:
                 yield p
 
-    def step(self):
+    def step(self, closure=None):
+        """Update every parameter that requires grad and has a gradient; skip the others.
+
+        ``closure`` (optional, as PyTorch): a function that recomputes the loss, called first;
+        its value is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             for p in self._params_with_grad(group):
                 state = self.state.setdefault(p, {})
                 self._update(p, p.grad, state, group)
+        return loss
 
     def _update(self, p, g, state, group):
         raise NotImplementedError
@@ -75,19 +86,37 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
+        """Resume from ``state_dict()`` (possibly read back by ``tinynet.load``): the state arrays
+        are copied onto each parameter's backend and dtype, the settings (lr, ...) restored."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
                 len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
-            raise ValueError("loaded optimizer state does not match this optimizer's parameter groups")
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the saved state has parameter groups of sizes "
+                f"{[len(g['params']) for g in groups]}, this optimizer "
+                f"{[len(g['params']) for g in self.param_groups]}")
         params = [p for g in self.param_groups for p in g["params"]]
-        self.state = {}
+        state = {}
         for i, s in state_dict["state"].items():
             p = params[int(i)]
-            self.state[p] = {k: backend.to_backend(getattr(v, "data", v), p.backend).astype(p.dtype)
-                             if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0 else v
-                             for k, v in s.items()}
+            state[p] = {k: self._state_value(v, p, f"state[{i}][{k!r}]") for k, v in s.items()}
+        self.state = state
         for g, saved in zip(self.param_groups, groups):
             g.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+
+    @staticmethod
+    def _state_value(v, p, where):
+        """A saved state entry as this optimizer keeps it: arrays copied onto p's backend and dtype
+        (checked against p's shape), 0-d arrays as Python numbers, other values as they are."""
+        a = v.data if isinstance(v, Tensor) else v
+        if not backend.is_array(a):
+            return copy.deepcopy(a)
+        if a.ndim == 0:
+            return a.item()
+        if tuple(a.shape) != p.shape:
+            raise ValueError(f"optimizer load_state_dict: {where} has shape {tuple(a.shape)}, "
+                             f"but its parameter has shape {p.shape}")
+        return backend.to_backend(a, p.backend).astype(p.dtype)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
