@@ -63,6 +63,19 @@ DTYPES = {
 }
 CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 
+
+def _numpy_max_ndim() -> int:
+    """The most dimensions a numpy array may have (64 in numpy 2, 32 before)."""
+    for n in (64, 32):
+        try:
+            np.empty((1,) * n, dtype=np.uint8)
+            return n
+        except ValueError:
+            pass
+    return 32
+
+
+NUMPY_MAX_NDIM = _numpy_max_ndim()
 _FIRST_CHUNK, _MAX_CHUNK = 1 << 16, 1 << 22  # payload reads: 64 KiB, doubling up to 4 MiB
 
 
@@ -160,6 +173,8 @@ def _read_stream(f, name: str) -> np.ndarray:
             raise fail(f"unknown element type code 0x{code:02X} (known: {known})")
         if ndim == 0:
             raise fail("header declares zero dimensions")
+        if ndim > NUMPY_MAX_NDIM:
+            raise fail(f"header declares {ndim} dimensions; numpy arrays can have at most {NUMPY_MAX_NDIM}")
         raw_dims = _read_upto(stream, 4 * ndim)
         if len(raw_dims) < 4 * ndim:
             raise fail(

@@ -182,7 +182,9 @@ MALFORMED = {
     "trailing lots": (GOOD + bytes(1000), "trailing bytes"),
     "huge header": (header(0x08, (2**32 - 1, 2**32 - 1)), "truncated"),
     "huge header float64": (header(0x0E, (2**32 - 1,) * 8) + bytes(100), "truncated"),
-    "255 huge dims": (header(0x0D, (2**32 - 1,) * 255), "truncated"),
+    "255 huge dims": (header(0x0D, (2**32 - 1,) * 255), "255 dimensions"),
+    "too many dims for numpy": (header(0x08, (1,) * 65) + b"x", "65 dimensions"),
+    "max dims": (header(0x08, (2,) * 64) + b"x", "truncated"),
 }
 
 
