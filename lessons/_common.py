@@ -1,0 +1,107 @@
+"""What every lesson shares: its arguments, the ✓/✗ printer, figures, and the claim registry.
+
+    from _common import lesson, say, check, claim, savefig, finish
+    args = lesson(4, "Convolution")        # parses --quick/--out, prints the title
+    check("engine == loop", err < 1e-6, f"max error {err:.1e}")
+    @claim("A17", "002", "Y[i,j] = Σ X[i+m, j+n]·K[m,n] is what a conv layer computes")
+    def _():                               # runs at once; its verdict goes in the fact-check table
+        return "correct", f"max |loop − engine| = {err:.1e}"
+    finish()                               # summary; exit status 1 if any check failed
+
+A claim function returns (verdict, value): verdict one of VERDICTS, or None when only a full
+run can decide (a training result measured in --quick mode); value says what was computed.
+"""
+import argparse
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:      # `python lessons/NN_x.py` works from a fresh, uninstalled clone
+    sys.path.insert(0, str(ROOT))
+if "ipykernel" not in sys.modules:  # outside Jupyter, figures go to files only
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+VERDICTS = ("correct", "wrong", "ambiguous", "unverifiable")
+CLAIMS = {}     # "A3" -> {"article", "text", "verdict", "value", "lesson", "mode"}
+RUN = {}        # this lesson: number, args, failures, passes, start time
+
+
+def lesson(number, title):
+    """Parse ``--quick`` and ``--out``, make the output folder, print the title; return the args."""
+    p = argparse.ArgumentParser(description=f"Lesson {number:02d}: {title}")
+    p.add_argument("--quick", action="store_true", help="small subsets and few steps (under 30 s)")
+    p.add_argument("--out", type=Path, default=ROOT / "lessons" / "out" / f"{number:02d}",
+                   help="folder for the figures (default lessons/out/%(prog)s's number)")
+    args, _ = p.parse_known_args()  # parse_known_args: Jupyter passes arguments of its own
+    args.out.mkdir(parents=True, exist_ok=True)
+    RUN.update(number=f"{number:02d}", args=args, failed=[], passed=0, t0=time.time())
+    mode = "quick mode: small subsets, few steps" if args.quick else "full mode"
+    print(f"{'═' * 78}\nLesson {number:02d} · {title}   ({mode})\n{'═' * 78}")
+    return args
+
+
+def say(text):
+    """Print an explanation (indentation of the triple-quoted string removed)."""
+    print(textwrap.dedent(text).strip("\n"))
+
+
+def check(what, ok, detail=""):
+    """Print ``✓ what: detail`` or ``✗ what: detail`` and remember failures; returns ``ok``."""
+    ok = bool(ok)
+    print(f"  {'✓' if ok else '✗'} {what}" + (f": {detail}" if detail else ""))
+    if ok:
+        RUN["passed"] = RUN.get("passed", 0) + 1
+    else:
+        RUN.setdefault("failed", []).append(what)
+    return ok
+
+
+def claim(cid, article, text):
+    """Decorator: run a claim check now, print its verdict and record it for the fact-check."""
+    def run(fn):
+        try:
+            verdict, value = fn()
+        except Exception as e:          # a broken check is a failure, not a verdict
+            verdict, value = "error", f"{type(e).__name__}: {e}"
+            check(f"{cid} check ran", False, value)
+        if verdict not in VERDICTS + (None, "error"):
+            raise ValueError(f"{cid}: verdict must be one of {VERDICTS} or None, got {verdict!r}")
+        shown = "needs a full run" if verdict is None else verdict.upper()
+        print(f"  ▸ {cid} [article {article}] {text}\n      → {shown}: {value}")
+        quick = RUN["args"].quick if "args" in RUN else False
+        CLAIMS[cid] = dict(article=article, text=text, verdict=verdict, value=value,
+                           lesson=RUN.get("number", "?"), mode="quick" if quick else "full")
+        return fn
+    return run
+
+
+def _shown(path):
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def savefig(fig, name):
+    """Save a matplotlib figure as OUT/name.png, close it, and say where it went."""
+    import matplotlib.pyplot as plt
+    path = RUN["args"].out / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    print(f"  [figure] {_shown(path)}")
+    return path
+
+
+def finish():
+    """Print the summary; exit with status 1 if any check failed."""
+    failed, n = RUN.get("failed", []), RUN.get("passed", 0)
+    secs = time.time() - RUN.get("t0", time.time())
+    ours = [c for c, v in CLAIMS.items() if v["lesson"] == RUN.get("number")]
+    print(f"{'─' * 78}\nLesson {RUN.get('number')}: {n} checks passed, {len(failed)} failed; "
+          f"{len(ours)} article claims checked; figures in {_shown(RUN['args'].out)}/ ({secs:.1f} s)")
+    if failed:
+        print("failed: " + "; ".join(failed))
+        sys.exit(1)
