@@ -1,0 +1,365 @@
+"""The ``tinynet`` command: ``tinynet train|eval|predict|summary …`` (``tinynet COMMAND --help``).
+
+Each sub-command is two functions, ``add_arguments(parser)`` and ``run(args) -> exit code``,
+registered in ``COMMANDS`` with one ``register(...)`` line at the bottom of this file; another
+module adds its own command the same way (``register("finetune", help, add, run)``).
+
+Errors a user can fix (a bad option, a missing file, a checkpoint that is not one) print one line
+``tinynet train: error: …`` on stderr and exit with code 2, without a traceback.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+from . import backend, data, metrics, models, nn, optim, train as training
+from .tensor import Tensor, no_grad
+
+COMMANDS = {}      # name -> (help, add_arguments, run)
+
+NORMALIZE = {"mnist": (0.1307, 0.3081), "half": (0.5, 0.5), "none": None}
+
+
+class CLIError(Exception):
+    """A problem in what the user asked for; printed as one line, exit code 2."""
+
+
+def register(name, help, add_arguments, run):
+    """Make ``tinynet NAME`` call ``run(args)`` with the options ``add_arguments(parser)`` declares."""
+    COMMANDS[name] = (help, add_arguments, run)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line instead of argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+# --- option types: each rejects a bad value with a message that says what is allowed --------
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e-3, got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def normalization(text):
+    """``mnist``, ``half``, ``none`` or ``MEAN,STD``."""
+    if text in NORMALIZE:
+        return text
+    try:
+        mean, std = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected mnist, half, none or MEAN,STD (such as 0.1307,0.3081), "
+                                         f"got {text!r}") from None
+    if not std > 0:
+        raise argparse.ArgumentTypeError(f"the standard deviation must be positive, got {std}")
+    return f"{mean},{std}"
+
+
+def make_normalize(name):
+    """The Normalize transform an option value stands for (None for ``none``: pixels/255 only)."""
+    mean_std = NORMALIZE[name] if name in NORMALIZE else tuple(float(v) for v in name.split(","))
+    return None if mean_std is None else data.Normalize(*mean_std)
+
+
+def set_backend(name):
+    try:
+        backend.set_backend(name)
+    except backend.BackendUnavailable as e:
+        raise CLIError(str(e)) from None
+
+
+def read_checkpoint(path):
+    if not os.path.isfile(path):
+        raise CLIError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = training.load_checkpoint(path)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    if ckpt["model_name"] not in models.MODELS:
+        raise CLIError(f"{path} holds a model called {ckpt['model_name']!r}, which tinynet does not know")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt):
+    model = models.build(ckpt["model_name"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model
+
+
+# --- tinynet train -------------------------------------------------------------------------
+
+TRAIN_DEFAULTS = dict(model="cnn", optimizer="adam", lr=1e-3, momentum=0.0, adam_eps=1e-8, batch_size=64,
+                      epochs=2, normalize="mnist", augment=False, backend="numpy", limit=None, seed=0)
+
+
+def train_arguments(p):
+    p.add_argument("--model", choices=list(models.MODELS), help="the model (default cnn; see: tinynet summary)")
+    p.add_argument("--recipe", choices=list(models.RECIPES),
+                   help="an article's recipe: sets model, optimizer, lr, batch size, epochs and normalisation "
+                        "(options given explicitly still win)")
+    p.add_argument("--epochs", type=positive_int, help="train until this many epochs are done (default 2)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default adam")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default 1e-3)")
+    p.add_argument("--momentum", type=fraction, help="SGD momentum (default 0)")
+    p.add_argument("--adam-eps", type=positive_float, help="Adam's epsilon (default 1e-8; Keras uses 1e-7)")
+    p.add_argument("--batch-size", type=positive_int, help="default 64")
+    p.add_argument("--normalize", type=normalization,
+                   help="mnist = Normalize(0.1307, 0.3081) (default), half = Normalize(0.5, 0.5), "
+                        "none = pixels/255 only, or MEAN,STD")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="random rotation (±10°), translation (±10%%) and scaling (0.9–1.1) of training images")
+    p.add_argument("--backend", choices=["numpy", "cupy"], help="default numpy")
+    p.add_argument("--limit", type=positive_int, help="use only the first N training and test images")
+    p.add_argument("--seed", type=int, help="seed for weights, shuffling, dropout, augmentation (default 0)")
+    p.add_argument("--out", help="output folder (default runs/MODEL, or the checkpoint's folder with --resume)")
+    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint up to --epochs")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def train_config(args, ckpt=None):
+    """defaults < recipe < the resumed checkpoint's settings < options given on the command line."""
+    config = dict(TRAIN_DEFAULTS)
+    recipe = args.recipe or (ckpt["args"].get("recipe") if ckpt else None)
+    if recipe:
+        config.update({k: v for k, v in models.RECIPES[recipe].items() if k != "source"})
+    if ckpt:
+        config.update({k: v for k, v in ckpt["args"].items() if k in TRAIN_DEFAULTS})
+        if args.model and args.model != ckpt["model_name"]:
+            raise CLIError(f"--model {args.model} does not match the checkpoint's model {ckpt['model_name']}")
+    config.update({k: v for k, v in vars(args).items() if k in TRAIN_DEFAULTS and v is not None})
+    config["recipe"] = recipe
+    if config["optimizer"] != "sgd" and config["momentum"]:
+        raise CLIError("--momentum applies to --optimizer sgd only (Adam has its own betas)")
+    return config
+
+
+def make_optimizer(config, params):
+    if config["optimizer"] == "sgd":
+        return optim.SGD(params, lr=config["lr"], momentum=config["momentum"])
+    return optim.Adam(params, lr=config["lr"], eps=config["adam_eps"])
+
+
+def run_train(args):
+    start = time.perf_counter()
+    ckpt = read_checkpoint(args.resume) if args.resume else None
+    config = train_config(args, ckpt)
+    out = args.out or (os.path.dirname(args.resume) if ckpt else os.path.join("runs", config["model"]))
+    done = ckpt["epoch"] if ckpt else 0
+    if done >= config["epochs"]:
+        raise CLIError(f"the checkpoint has already trained {done} epochs; ask for more with --epochs {done + 1} or higher")
+    set_backend(config["backend"])
+    from . import random
+    random.manual_seed(config["seed"])
+    model = models.build(config["model"])
+    optimizer = make_optimizer(config, model.parameters())
+    history = []
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+        if ckpt["optimizer"] is not None:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        history = ckpt["history"]
+        training.restore_rng(ckpt)
+    normalize = make_normalize(config["normalize"])
+    train_transform = data.Compose([data.RandomAffine() if config["augment"] else None, normalize])
+    train_set = data.mnist("train", train_transform, limit=config["limit"])
+    test_set = data.mnist("test", normalize, limit=config["limit"])
+    train_loader = data.DataLoader(train_set, config["batch_size"], shuffle=True, seed=config["seed"])
+    test_loader = data.DataLoader(test_set, 500)
+    os.makedirs(out, exist_ok=True)
+    checkpoint = os.path.join(out, "checkpoint.npz")
+    print(f"training {config['model']} ({model.num_parameters():,} parameters) on {len(train_set):,} images "
+          f"for epochs {done + 1}..{config['epochs']}: {config['optimizer']} lr {config['lr']:g}, batch "
+          f"{config['batch_size']}, normalize {config['normalize']}{', augmented' if config['augment'] else ''}, "
+          f"backend {config['backend']}; output in {out}/", flush=True)
+    last = {}
+
+    def on_epoch_end(record, evaluation):
+        last["evaluation"] = evaluation
+        training.save_checkpoint(checkpoint, model, optimizer, record["epoch"], config["model"], history, config)
+
+    try:
+        training.fit(model, optimizer, train_loader, test_loader, config["epochs"], start_epoch=done,
+                     history=history, on_epoch_end=on_epoch_end, log=lambda s: print(s, flush=True))
+    except KeyboardInterrupt:
+        epochs_done = history[-1]["epoch"] if history else done
+        training.save_checkpoint(checkpoint, model, optimizer, epochs_done, config["model"], history, config,
+                                 interrupted=True)
+        print(f"\ninterrupted: saved {checkpoint} ({epochs_done} full epochs; the weights include the "
+              f"unfinished epoch's steps).\ncontinue with: tinynet train --resume {checkpoint} "
+              f"--epochs {config['epochs']}", file=sys.stderr)
+        return 130
+    except training.NonFiniteLossError as e:
+        print(f"tinynet train: error: {e}", file=sys.stderr)
+        return 1
+    evaluation = last["evaluation"]
+    report = metrics.classification_report(evaluation["labels"], evaluation["predictions"])
+    files = {"checkpoint": checkpoint, "metrics": os.path.join(out, "metrics.json")}
+    if not args.no_plots:
+        files.update(write_plots(out, history, report, test_set, evaluation, model, config["model"]))
+    wall = time.perf_counter() - start
+    summary = {"model": config["model"], "parameters": model.num_parameters(), "config": config,
+               "recipe_source": models.RECIPES[config["recipe"]]["source"] if config["recipe"] else None,
+               "test_accuracy": report["accuracy"], "test_loss": evaluation["loss"], "wall_seconds": wall,
+               "epochs": history, "report": report, "files": files}
+    with open(files["metrics"], "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"test accuracy {report['accuracy']:.2%} (macro F1 {report['macro']['f1']:.4f}) after "
+          f"{history[-1]['epoch']} epochs; {wall:.1f} s in all. Wrote: {', '.join(files.values())}")
+    return 0
+
+
+def write_plots(out, history, report, test_set, evaluation, model, name):
+    from . import plots
+    files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=name),
+             "confusion": plots.confusion_heatmap(report["confusion_matrix"], os.path.join(out, "confusion.png")),
+             "misclassified": plots.misclassified_grid(test_set.arrays[0], evaluation["labels"],
+                                                       evaluation["predictions"], os.path.join(out, "misclassified.png"))}
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first_conv is not None:
+        files["filters"] = plots.first_layer_filters(first_conv.weight, os.path.join(out, "filters.png"))
+    return files
+
+
+# --- tinynet eval --------------------------------------------------------------------------
+
+def eval_arguments(p):
+    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train")
+    p.add_argument("--split", choices=["test", "train"], default="test", help="default test")
+    p.add_argument("--limit", type=positive_int, help="only the first N images")
+    p.add_argument("--batch-size", type=positive_int, default=500)
+    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run_eval(args):
+    set_backend(args.backend)
+    ckpt = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt)
+    dataset = data.mnist(args.split, make_normalize(ckpt["args"].get("normalize", "mnist")), limit=args.limit)
+    evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size))
+    report = metrics.classification_report(evaluation["labels"], evaluation["predictions"])
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"{ckpt['model_name']} after {ckpt['epoch']} epochs, MNIST {args.split} ({len(dataset):,} images), "
+              f"mean loss {evaluation['loss']:.4f}")
+        print(metrics.format_report(report))
+    return 0
+
+
+# --- tinynet predict -----------------------------------------------------------------------
+
+def predict_arguments(p):
+    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit each (PNG; any size, "
+                   "dark on light or light on dark)")
+    p.add_argument("--save-input", metavar="PNG", help="also save the 28×28 image the model sees (one IMAGE only)")
+
+
+def run_predict(args):
+    ckpt = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt)
+    normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
+    np = backend.get_module("numpy")
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CLIError(f"image {path} does not exist")
+        try:
+            digit = data.mnist_style(data.read_image(path))
+        except ValueError as e:
+            raise CLIError(f"{path}: {e}") from None
+        if args.save_input:
+            import matplotlib.image
+            matplotlib.image.imsave(args.save_input, digit, cmap="gray", vmin=0, vmax=1)
+        x = digit[None, None]
+        x = normalize(x) if normalize else x
+        with no_grad():
+            logits = model(Tensor(backend.to_backend(x.astype(np.float32), backend.get_backend())))
+        p = backend.to_numpy(logits.softmax(axis=1).data)[0]
+        order = np.argsort(p)[::-1]
+        others = ", ".join(f"{k} {p[k]:.3f}" for k in order[1:3])
+        print(f"{path}: {order[0]}  (probability {p[order[0]]:.3f}; next: {others})")
+    return 0
+
+
+# --- tinynet summary -----------------------------------------------------------------------
+
+def summary_arguments(p):
+    p.add_argument("model", choices=list(models.MODELS) + ["all"], help="a model name, or all")
+    p.add_argument("--markdown", action="store_true", help="one Markdown table row per model (for the README)")
+
+
+def run_summary(args):
+    names = list(models.MODELS) if args.model == "all" else [args.model]
+    if args.markdown:
+        print("| model | parameters | layers and their output shapes (ReLU and Dropout keep the shape) |\n"
+              "|---|---:|---|")
+    for name in names:
+        model = models.build(name)
+        if args.markdown:
+            rows = [f"{layer} **{'×'.join(map(str, out))}**" for _, layer, out, _ in models.summary(model)
+                    if layer not in ("ReLU", "Flatten") and not layer.startswith("Dropout")]
+            print(f"| `{name}` | {model.num_parameters():,} | " + " → ".join(rows) + " |")
+        else:
+            print(models.format_summary(model, name) + ("\n" if len(names) > 1 else ""))
+    return 0
+
+
+register("train", "train a model on MNIST (checkpoint, metrics.json and plots in --out)", train_arguments, run_train)
+register("eval", "evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix",
+         eval_arguments, run_eval)
+register("predict", "classify your own digit images with a checkpoint", predict_arguments, run_predict)
+register("summary", "print a model's layers, output shapes and parameter counts", summary_arguments, run_summary)
+
+
+def build_parser():
+    parser = _Parser(prog="tinynet", description="Train and use the tinynet MNIST models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help, add_arguments, _) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help, description=help))
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command][2](args)
+    except CLIError as e:
+        print(f"tinynet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

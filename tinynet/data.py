@@ -1,0 +1,253 @@
+"""Datasets, batches and transforms: from uint8 arrays to float32 batches on the model's backend.
+
+    train = data.mnist("train", transform=data.Normalize(0.1307, 0.3081))
+    loader = data.DataLoader(train, batch_size=64, shuffle=True, seed=0)
+    for images, labels in loader:        # Tensors (64, 1, 28, 28) float32 and (64,) int64
+        ...
+
+A batch is made by *slicing*: the loader draws an index array and asks the dataset for all of
+those samples at once (``dataset[index_array]``), so there is no Python loop over samples, and
+transforms work on whole batches (N, C, H, W). Data stays on the host as NumPy arrays (uint8 for
+MNIST: 47 MB instead of 188 MB as float32) and each batch is moved to the backend as it is
+handed out. This is host-side code: it uses NumPy directly, through ``backend.get_module``.
+"""
+from . import backend, random
+from .augment import RandomAffine
+from .tensor import Tensor
+
+np = backend.get_module("numpy")
+
+__all__ = ["TensorDataset", "DataLoader", "Compose", "ToFloat", "Normalize", "RandomAffine", "mnist"]
+
+
+class TensorDataset:
+    """Samples are the rows of equally long arrays: ``dataset[i] = (a[i], b[i], …)``.
+
+    ``i`` may be an integer, a slice or an index array; ``transform`` is applied to the first
+    array's part (the inputs) of what is returned, as a batch.
+    """
+
+    def __init__(self, *arrays, transform=None):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        arrays = tuple(a.numpy() if isinstance(a, Tensor) else backend.to_numpy(a) for a in arrays)
+        n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in arrays]}")
+        self.arrays, self.transform = arrays, transform
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        items = [a[index] for a in self.arrays]
+        if self.transform is not None:
+            items[0] = self.transform(items[0])
+        return tuple(items)
+
+
+class DataLoader:
+    """Batches of a dataset, as Tensors on a backend (``torch.utils.data.DataLoader``).
+
+    ``shuffle``: a new order every epoch. With ``seed`` the order of epoch e is a function of
+    (seed, e) alone, so it is the same in every run and a resumed run continues it
+    (``set_epoch``); without a seed the order comes from tinynet's generator
+    (``tinynet.manual_seed``). ``drop_last`` drops a final batch smaller than ``batch_size``.
+    ``backend``: where batches go (default: tinynet's default backend when iterating).
+    Floating inputs become float32 and integer labels int64.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, backend=None):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.seed, self.backend, self.epoch = seed, backend, 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def set_epoch(self, epoch):
+        """Make the next iteration epoch ``epoch`` (its shuffled order, when seeded)."""
+        self.epoch = epoch
+
+    def order(self):
+        """The sample indices of the current epoch, in the order they will be served."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        if self.seed is None:
+            return random.permutation(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def __iter__(self):
+        order, target = self.order(), self.backend or backend.get_backend()
+        self.epoch += 1
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            batch = self.dataset[order[start:start + self.batch_size]]
+            yield tuple(Tensor(backend.to_backend(_as_model_dtype(a), target)) for a in batch)
+
+
+def _as_model_dtype(a):
+    a = np.asarray(a)
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        return a.astype(np.float32)
+    if a.dtype.kind in "iub":
+        return a.astype(np.int64)
+    return a
+
+
+class Compose:
+    """Apply transforms in turn: ``Compose([RandomAffine(), Normalize(0.1307, 0.3081)])``."""
+
+    def __init__(self, transforms):
+        self.transforms = [t for t in transforms if t is not None]
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def __repr__(self):
+        return "Compose([" + ", ".join(map(repr, self.transforms)) + "])"
+
+
+class ToFloat:
+    """uint8 pixels 0..255 → float32 0..1 (what torchvision's ``ToTensor`` does to the values)."""
+
+    def __call__(self, x):
+        return x.astype(np.float32) * np.float32(1 / 255)
+
+    def __repr__(self):
+        return "ToFloat()"
+
+
+class Normalize:
+    """x → (x - mean) / std, per channel: ``Normalize(0.1307, 0.3081)`` or ``Normalize((m,), (s,))``.
+
+    For a batch (N, C, H, W), ``mean`` and ``std`` have one value or C values.
+    """
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(-1)
+        if (self.std <= 0).any():
+            raise ValueError(f"Normalize: std must be positive, got {std}")
+
+    def __call__(self, x):
+        if self.mean.size == 1:
+            return (x - self.mean[0]) / self.std[0]
+        shape = (-1, 1, 1)            # the channel axis of (…, C, H, W)
+        return (x - self.mean.reshape(shape)) / self.std.reshape(shape)
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()})"
+
+
+def mnist(split, transform=None, limit=None, data_dir=None):
+    """The MNIST ``split`` ("train" or "test") as a TensorDataset of images (N, 1, 28, 28) and labels.
+
+    Images are stored as uint8 and each batch becomes float32 in [0, 1] (``ToFloat``) before
+    ``transform`` (for example ``Normalize(0.1307, 0.3081)``, or augmentation then Normalize).
+    ``limit`` keeps only the first ``limit`` samples (for quick runs).
+    """
+    from data_tools.mnist import load_mnist
+    images, labels = load_mnist(split, data_dir)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"mnist: limit must be at least 1, got {limit}")
+        images, labels = images[:limit], labels[:limit]
+    return TensorDataset(images[:, None], labels.astype(np.int64), transform=Compose([ToFloat(), transform]))
+
+
+# --- a user's own digit, made to look like an MNIST one ---------------------------------------
+
+def read_image(path):
+    """An image file as grey levels (H, W) float32 in [0, 1] (0 = black).
+
+    PNG is read by matplotlib itself; other formats (JPEG, …) need Pillow, which matplotlib
+    uses when it is installed. Colour is turned to grey by luminance (0.299 R + 0.587 G +
+    0.114 B); a transparent background counts as white paper.
+    """
+    import matplotlib.image
+    try:
+        a = np.asarray(matplotlib.image.imread(path))
+    except FileNotFoundError:
+        raise
+    except Exception as e:       # matplotlib/Pillow raise many types for a file they cannot read
+        raise ValueError(f"cannot read {path} as an image ({type(e).__name__}: {e}); "
+                         "use a PNG file (other formats need Pillow installed)") from None
+    a = a.astype(np.float32) / (255.0 if a.dtype.kind in "ui" else 1.0)
+    if a.ndim == 3:
+        grey = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if a.shape[2] >= 3 else a[..., 0]
+        if a.shape[2] in (2, 4):                          # alpha: composite onto white
+            alpha = a[..., -1]
+            grey = alpha * grey + (1 - alpha)
+        a = grey
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ValueError(f"{path}: expected a 2-D image, got an array of shape {a.shape}")
+    return a
+
+
+def _resize_matrix(src, dst):
+    """(dst, src) weights that resample a line of ``src`` pixels to ``dst`` pixels.
+
+    Shrinking averages the source pixels each target pixel covers (area averaging, which is
+    anti-aliasing); enlarging interpolates linearly between the nearest two source pixels.
+    """
+    if dst <= src:
+        edges = np.arange(dst + 1) * (src / dst)                 # target pixel i covers [edges[i], edges[i+1])
+        left, right = edges[:-1, None], edges[1:, None]
+        j = np.arange(src)[None, :]
+        overlap = np.clip(np.minimum(right, j + 1) - np.maximum(left, j), 0, None)
+        return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+    centre = (np.arange(dst) + 0.5) * (src / dst) - 0.5          # target centres in source coordinates
+    centre = np.clip(centre, 0, src - 1)
+    j0 = np.minimum(np.floor(centre).astype(int), max(src - 2, 0))
+    frac = centre - j0
+    m = np.zeros((dst, src), np.float32)
+    m[np.arange(dst), j0] = 1 - frac
+    if src > 1:
+        m[np.arange(dst), j0 + 1] += frac
+    return m
+
+
+def mnist_style(image, box=20, size=28):
+    """Make a photo or drawing of one digit look like an MNIST sample, the way MNIST was made.
+
+    ``image`` (H, W) grey levels in [0, 1], any size, dark ink on light paper or light on dark.
+    1. If the background (the median of the border pixels) is light, invert, so ink is bright.
+    2. Subtract the background level and scale so the strongest ink is 1.
+    3. Crop to the bounding box of the ink (pixels above 20 % of the maximum).
+    4. Pad the shorter side to a square and resize to ``box``×``box`` (20×20), keeping the aspect
+       ratio, with area averaging (anti-aliased, as NIST's digits were).
+    5. Put it in a ``size``×``size`` (28×28) frame and shift it by whole pixels so its centre of
+       mass is at pixel (14, 14), where MNIST's digits have theirs on average.
+    Returns float32 (28, 28) in [0, 1], 0 = background; feed it through the training Normalize.
+    """
+    a = np.asarray(image, dtype=np.float32)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        a, background = 1.0 - a, 1.0 - background
+    a = np.clip(a - background, 0, None)
+    if a.max() <= 0:
+        raise ValueError("the image is blank: no pixel differs from the background")
+    a = a / a.max()
+    rows, cols = np.flatnonzero((a > 0.2).any(axis=1)), np.flatnonzero((a > 0.2).any(axis=0))
+    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = a.shape
+    side = max(h, w)
+    square = np.zeros((side, side), np.float32)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
+    m = _resize_matrix(side, box)
+    digit = np.clip(m @ square @ m.T, 0, 1)
+    out = np.zeros((size, size), np.float32)
+    start = (size - box) // 2
+    out[start:start + box, start:start + box] = digit
+    total = out.sum()
+    r = (out.sum(axis=1) @ np.arange(size)) / total
+    c = (out.sum(axis=0) @ np.arange(size)) / total
+    dy = int(np.clip(round(size / 2 - r), -start, start))     # never push ink out of the frame
+    dx = int(np.clip(round(size / 2 - c), -start, start))
+    return np.roll(out, (dy, dx), axis=(0, 1))

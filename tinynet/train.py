@@ -1,0 +1,202 @@
+"""The training loop: ``fit``, ``evaluate``, checkpoints and a progress bar.
+
+    history = fit(model, optimizer, train_loader, test_loader, epochs=2)
+    result = evaluate(model, test_loader)        # {"loss", "accuracy", "predictions", "labels"}
+    save_checkpoint("runs/cnn/checkpoint.npz", model, optimizer, epoch=2, model_name="cnn")
+    ckpt = load_checkpoint("runs/cnn/checkpoint.npz"); model.load_state_dict(ckpt["model"])
+
+One step is the five lines every framework shares:
+``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step()`` —
+plus a check that the loss is a finite number: a NaN or ∞ stops training at once with
+``NonFiniteLossError`` naming the step (the usual cause is a learning rate that is too high).
+
+``history`` is a list with one dict per finished epoch (JSON-ready): ``epoch``, ``train_loss``
+(mean over the epoch's batches), ``train_accuracy``, ``test_loss``, ``test_accuracy``,
+``seconds`` and ``samples_per_second``. Checkpoints also store tinynet's random-generator state,
+so training resumed from an end-of-epoch checkpoint draws the same dropout masks and
+augmentations, in the same order, as the uninterrupted run.
+"""
+import json
+import math
+import sys
+import time
+
+from . import backend, functional as F, random
+from .serialization import load, save
+from .tensor import no_grad
+
+__all__ = ["fit", "train_epoch", "evaluate", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
+           "Progress", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "tinynet-checkpoint-1"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def _argmax(logits):
+    return backend.to_numpy(logits.data.argmax(axis=1))
+
+
+def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None):
+    """One pass over ``loader``: returns ``{"train_loss", "train_accuracy", "samples", "seconds"}``."""
+    model.train()
+    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    for step, (x, y) in enumerate(loader, start=1):
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            lr = optimizer.param_groups[0].get("lr")
+            raise NonFiniteLossError(
+                f"the training loss became {value} at epoch {epoch}, step {step} of {len(loader)}: training "
+                f"has diverged. Try a lower learning rate (this run used lr={lr}; try {lr / 10:g})")
+        loss.backward()
+        optimizer.step()
+        n = len(y)
+        total_loss += value * n
+        correct += int((_argmax(logits) == backend.to_numpy(y.data)).sum())
+        seen += n
+        if progress is not None:
+            progress.update(n, loss=total_loss / seen)
+    if progress is not None:
+        progress.close()
+    seconds = time.perf_counter() - start
+    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+            "samples": seen, "seconds": seconds}
+
+
+def evaluate(model, loader, loss_fn=F.cross_entropy):
+    """Mean loss and accuracy of ``model`` (in eval mode, no graph) over ``loader``, plus every
+    prediction: ``{"loss", "accuracy", "samples", "predictions", "labels"}`` (NumPy int arrays)."""
+    was_training = model.training
+    model.eval()
+    total_loss, predictions, labels = 0.0, [], []
+    with no_grad():
+        for x, y in loader:
+            logits = model(x)
+            total_loss += loss_fn(logits, y, reduction="sum").item()
+            predictions.append(_argmax(logits))
+            labels.append(backend.to_numpy(y.data))
+    model.train(was_training)
+    np = backend.get_module("numpy")
+    predictions = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+    labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    n = len(labels)
+    return {"loss": total_loss / max(n, 1), "accuracy": float((predictions == labels).mean()) if n else 0.0,
+            "samples": n, "predictions": predictions, "labels": labels}
+
+
+def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cross_entropy,
+        start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print):
+    """Train for epochs ``start_epoch + 1 … epochs``; return ``history`` (one dict per epoch).
+
+    ``history`` (a list) is appended to in place, so after an exception (Ctrl-C, a NaN loss) it
+    still holds every finished epoch. After each epoch the test set is evaluated (when
+    ``test_loader`` is given), a one-line summary goes to ``log`` and ``on_epoch_end(record,
+    evaluation)`` is called — the place to save a checkpoint. ``progress``: show a progress bar
+    on stderr (a ``Progress``-like factory, True for the default one, False for none).
+    """
+    history = [] if history is None else history
+    make_bar = Progress if progress is True else (progress or None)
+    for epoch in range(start_epoch + 1, epochs + 1):
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch - 1)
+        bar = make_bar(len(train_loader.dataset), f"epoch {epoch}/{epochs}") if make_bar else None
+        record = {"epoch": epoch, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar)}
+        record["samples_per_second"] = record["samples"] / max(record["seconds"], 1e-9)
+        evaluation = None
+        if test_loader is not None:
+            evaluation = evaluate(model, test_loader, loss_fn)
+            record["test_loss"], record["test_accuracy"] = evaluation["loss"], evaluation["accuracy"]
+        history.append(record)
+        if log:
+            log(format_epoch(record, epochs))
+        if on_epoch_end is not None:
+            on_epoch_end(record, evaluation)
+    return history
+
+
+def format_epoch(record, epochs):
+    text = (f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}  "
+            f"train acc {record['train_accuracy']:.2%}")
+    if "test_accuracy" in record:
+        text += f"  test loss {record['test_loss']:.4f}  test acc {record['test_accuracy']:.2%}"
+    return text + f"  ({record['seconds']:.1f} s, {record['samples_per_second']:.0f} samples/s)"
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+def save_checkpoint(path, model, optimizer=None, epoch=0, model_name="", history=(), args=None, **extra):
+    """Write model and optimizer state, epochs done, history, the run's arguments and the random
+    generator's state to one ``.npz`` (``tinynet.save``: atomic, no pickle)."""
+    ckpt = {"format": CHECKPOINT_FORMAT, "model_name": model_name, "epoch": int(epoch),
+            "model": model.state_dict(), "history": json.dumps(list(history)),
+            "args": json.dumps(args or {}), "rng": json.dumps(random.generator().bit_generator.state),
+            "extra": json.dumps(extra)}
+    if optimizer is not None:
+        ckpt["optimizer"] = optimizer.state_dict()
+    save(ckpt, path)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by ``save_checkpoint``: a dict with ``model`` (a state dict),
+    ``optimizer`` (or None), ``epoch``, ``model_name``, ``history``, ``args``, ``rng``, ``extra``.
+    Raises ValueError naming the file if it is not one."""
+    ckpt = load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a tinynet training checkpoint (no {CHECKPOINT_FORMAT!r} marker)")
+    for key in ("history", "args", "rng", "extra"):
+        ckpt[key] = json.loads(ckpt[key])
+    ckpt.setdefault("optimizer", None)
+    return ckpt
+
+
+def restore_rng(ckpt):
+    """Put tinynet's generator back in the state the checkpoint was saved in."""
+    random.generator().bit_generator.state = ckpt["rng"]
+
+
+# --- progress bar --------------------------------------------------------------------------
+
+class Progress:
+    """A progress bar on stderr: ``epoch 1/2 [#####-----] 30016/60000  1234 samples/s  loss 0.2103
+    ETA 0:24``. On a terminal it redraws one line (at most 10 times a second); otherwise (a log
+    file, a pipe) it prints a plain line at every quarter of the epoch."""
+
+    def __init__(self, total, label="", stream=None, width=24):
+        self.total, self.label, self.width = total, label, width
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.done, self.loss, self.start, self.last_draw, self.next_quarter = 0, None, time.perf_counter(), 0.0, 1
+
+    def update(self, n, loss=None):
+        self.done += n
+        self.loss = loss if loss is not None else self.loss
+        now = time.perf_counter()
+        if self.tty and now - self.last_draw >= 0.1:
+            self.last_draw = now
+            self.stream.write("\r" + self.line(now))
+            self.stream.flush()
+        elif not self.tty and self.done >= self.next_quarter * self.total / 4:
+            self.next_quarter = int(4 * self.done / self.total) + 1
+            self.stream.write(self.line(now) + "\n")
+            self.stream.flush()
+
+    def line(self, now):
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else 0
+        filled = int(self.width * self.done / max(self.total, 1))
+        text = (f"{self.label} [{'#' * filled}{'-' * (self.width - filled)}] {self.done}/{self.total}  "
+                f"{rate:.0f} samples/s")
+        if self.loss is not None:
+            text += f"  loss {self.loss:.4f}"
+        return text + f"  ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\r" + self.line(time.perf_counter()) + "\n")
+            self.stream.flush()
