@@ -70,7 +70,7 @@ def distinct(draw, shape, gap=0.1):
     n = math.prod(shape)
     order = draw(st.permutations(range(n)))
     offset = draw(floats(-2.0, 2.0))
-    return np.asarray(order, dtype=np.float64).reshape(shape) * gap + offset
+    return np.asarray(np.asarray(order, dtype=np.float64).reshape(shape) * gap + offset)
 
 
 # --- op arguments ----------------------------------------------------------------------------------

@@ -15,29 +15,44 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with the finite-difference one."""
 
 
+def _float64_copy(a):
+    """A C-contiguous float64 copy of array ``a``: its ``reshape(-1)`` is a view, so writing
+    into the flat array perturbs the copy (for a transposed ``a``, ``astype`` alone keeps the
+    strides and ``reshape(-1)`` would silently copy)."""
+    return a.astype("float64", order="C")
+
+
 def _as_float64(t):
-    return Tensor(t.data.astype("float64"), requires_grad=t.requires_grad) \
+    return Tensor(_float64_copy(t.data), requires_grad=t.requires_grad) \
         if isinstance(t, Tensor) and t.dtype.kind == "f" else t
 
 
 def numerical_grad(fn, x, eps=1e-6):
     """Central-difference gradient of the scalar ``fn(x)`` with respect to every element of ``x``.
 
-    ``x`` is a Tensor (changed in place during the call and restored); returns an array shaped
-    like ``x``. One pair of evaluations of ``fn`` per element: for lessons and small inputs.
+    ``x`` is a Tensor; during the call its data is a float64 copy (ε = 1e-6 would drown in
+    float32's 7 digits) that is perturbed one element at a time, and the original data is put
+    back afterwards. A non-scalar ``fn(x)`` is summed. Returns a float64 array shaped like ``x``.
+    One pair of evaluations of ``fn`` per element: for lessons and small inputs.
     """
     xp = backend.array_module(x.data)
-    flat = x.data.reshape(-1)
+    original = x.data
+    work = _float64_copy(original)
+    flat = work.reshape(-1)            # a view of work
     grad = xp.zeros(flat.shape, dtype="float64")
-    with no_grad():
-        for i in range(flat.size):
-            old = flat[i].item()
-            flat[i] = old + eps
-            fp = float(fn(x).data.sum())
-            flat[i] = old - eps
-            fm = float(fn(x).data.sum())
-            flat[i] = old
-            grad[i] = (fp - fm) / (2 * eps)
+    x.data = work
+    try:
+        with no_grad():
+            for i in range(flat.size):
+                old = flat[i].item()
+                flat[i] = old + eps
+                fp = float(fn(x).data.sum())
+                flat[i] = old - eps
+                fm = float(fn(x).data.sum())
+                flat[i] = old
+                grad[i] = (fp - fm) / (2 * eps)
+    finally:
+        x.data = original
     return grad.reshape(x.shape)
 
 
@@ -55,7 +70,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, directions=None, seed
     rng = np.random.default_rng(seed)
     with no_grad():
         out = fn(*inputs)
-    weights = backend.to_backend(rng.standard_normal(out.shape), out.backend) if out.size > 1 else None
+    weights = backend.to_backend(rng.standard_normal(out.shape), out.backend) if out.size != 1 else None
 
     def scalar(*xs):
         y = fn(*xs)
@@ -77,7 +92,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, directions=None, seed
             old = flat.copy()
             flat[...] = old + delta
             with no_grad():
-                v = float(backend.to_numpy(scalar(*inputs).data))
+                v = float(backend.to_numpy(scalar(*inputs).data).sum())   # shape () or (1, …)
             flat[...] = old
             return v
 

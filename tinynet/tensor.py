@@ -34,22 +34,33 @@ def _set_grad_enabled(flag):
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: inside it, no graph is recorded (``torch.no_grad``)."""
+    """Context manager and decorator: inside it, no graph is recorded (``torch.no_grad``).
+
+    Re-entrant: the mode before each ``__enter__`` is kept on a stack, so one instance may be
+    nested, and a decorated function may call itself.
+    """
+    _mode = False
+
+    def __init__(self):
+        self._saved = []
 
     def __enter__(self):
-        self._ctx = _set_grad_enabled(False)
-        self._ctx.__enter__()
+        global _grad_enabled
+        self._saved.append(_grad_enabled)
+        _grad_enabled = self._mode
 
     def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        global _grad_enabled
+        _grad_enabled = self._saved.pop()
+        return False
+
+    def _recreate_cm(self):          # each call of a decorated function gets its own context
+        return type(self)()
 
 
 class enable_grad(no_grad):
     """Turn graph recording back on inside a ``no_grad`` block."""
-
-    def __enter__(self):
-        self._ctx = _set_grad_enabled(True)
-        self._ctx.__enter__()
+    _mode = True
 
 
 def _is_float(dtype):
@@ -108,6 +119,8 @@ class Tensor:
     backend = property(lambda self: backend.backend_name(self.data))
 
     def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def numel(self):
@@ -175,7 +188,13 @@ class Tensor:
                     f"{self.shape}; pass backward(grad) with a gradient of that shape")
             grad = backend.array_module(self.data).ones_like(self.data)
         else:
-            grad = _as_array(grad, self.dtype)
+            if isinstance(grad, Tensor):
+                grad = grad.data
+            if backend.is_array(grad):
+                backend.check_same_backend([self.data, grad], "backward(grad)")
+                grad = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
+            else:       # a list or scalar: made on this tensor's backend
+                grad = backend.to_backend(backend.get_module("numpy").asarray(grad, dtype=self.dtype), self.backend)
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {tuple(grad.shape)}, expected {self.shape}")
         grads = {id(self): grad}
@@ -199,6 +218,8 @@ class Tensor:
                 if tuple(gx.shape) != x.shape:
                     raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
                                        f"{tuple(gx.shape)} for an input of shape {x.shape}")
+                if gx.dtype != x.data.dtype:   # float32 + float64 → float64, but x.grad stays float32
+                    gx = gx.astype(x.data.dtype)
                 grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
             if not retain_graph:
                 fn.release()
@@ -219,10 +240,10 @@ class Tensor:
     def __getitem__(self, key): return _ops().getitem(self, key)
 
     # comparisons give plain backend arrays (no gradient flows through a comparison)
-    def __lt__(self, o): return self.data < _raw(o)
-    def __le__(self, o): return self.data <= _raw(o)
-    def __gt__(self, o): return self.data > _raw(o)
-    def __ge__(self, o): return self.data >= _raw(o)
+    def __lt__(self, o): return self.data < _raw(o, self, "<")
+    def __le__(self, o): return self.data <= _raw(o, self, "<=")
+    def __gt__(self, o): return self.data > _raw(o, self, ">")
+    def __ge__(self, o): return self.data >= _raw(o, self, ">=")
     __hash__ = object.__hash__           # tensors are used as dict keys by identity
 
     def exp(self): return _ops().exp(self)
@@ -257,8 +278,12 @@ class Tensor:
         return _ops().permute(self, None)
 
 
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+def _raw(x, like, what):
+    """The array behind operand ``x`` of a comparison with tensor ``like`` (same backend)."""
+    x = x.data if isinstance(x, Tensor) else x
+    if backend.is_array(x):
+        backend.check_same_backend([like.data, x], f"comparison {what}")
+    return x
 
 
 @functools.lru_cache(maxsize=None)
@@ -346,8 +371,24 @@ def _to_tensors(args, opname):
             backend.check_same_backend([like, a], opname)
             out.append(Tensor(a))
         else:   # a Python scalar: a constant of the tensor's dtype (``2 * t`` stays float32)
-            out.append(Tensor(backend.array_module(like).asarray(a, dtype=like.dtype)))
+            out.append(Tensor(backend.array_module(like).asarray(a, dtype=_scalar_dtype(like.dtype, a))))
     return out
+
+
+def _scalar_dtype(dtype, a):
+    """The dtype of scalar ``a`` combined with a tensor of ``dtype``, as in PyTorch: the tensor's,
+    unless that would lose the scalar's kind (``int_tensor * 0.5`` is float32, not 0;
+    ``bool_tensor + 2`` is int64, not True)."""
+    if dtype.kind in "fc" or isinstance(a, bool):
+        return dtype
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    if isinstance(a, float) or kind == "f":
+        return "float32"
+    if isinstance(a, complex) or kind == "c":
+        return "complex64"
+    if dtype.kind == "b":
+        return "int64"
+    return dtype
 
 
 def sum_to(g, shape):

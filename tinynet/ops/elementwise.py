@@ -3,6 +3,8 @@
 Broadcasting is undone in backward by ``sum_to`` (a gradient is summed over the axes an input
 was stretched along), so each op below states only its local derivative.
 """
+import numbers
+
 from .. import backend
 from ..tensor import Function, sum_to
 
@@ -71,6 +73,8 @@ class Pow(Function):
 
     def backward(self, gz):
         p = self.p
+        if p == 0:                      # d/dx x⁰ = 0, also at x = 0 (not 0 · 0⁻¹ = nan)
+            return gz * 0
         return gz * p * self.x ** (p - 1)
 
 
@@ -127,6 +131,7 @@ def abs(x): return Abs()(x)   # noqa: A001  (the PyTorch name)
 
 def pow(x, p):  # noqa: A001
     """x ** p with a constant (Python number) exponent."""
-    if not isinstance(p, (int, float)):
+    if not isinstance(p, numbers.Real):
         raise TypeError(f"pow: only a constant Python number is supported as exponent, got {type(p).__name__}")
-    return Pow(p)(x)
+    # a NumPy scalar (numpy.float64 is a float) would upcast float32 data: use the Python number
+    return Pow(int(p) if isinstance(p, numbers.Integral) else float(p))(x)

@@ -8,10 +8,14 @@ def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    n = ndim or 1                  # a 0-d tensor accepts axis 0 and -1, as in PyTorch
     for a in axis:
-        if not -ndim <= a < (ndim or 1):
+        if not -n <= a < n:
             raise IndexError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(a % ndim for a in axis)) if ndim else ()
+    axes = tuple(sorted(a % n for a in axis))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis {axis} names the same axis twice")
+    return axes if ndim else ()
 
 
 def _expand(gy, shape, axes):

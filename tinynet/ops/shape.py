@@ -30,6 +30,8 @@ class Permute(Function):
         self.axes = axes
 
     def forward(self, x):
+        if self.axes is not None and any(not -x.ndim <= a < x.ndim for a in self.axes):
+            raise ValueError(f"permute: axes {tuple(self.axes)} out of range for shape {tuple(x.shape)}")
         self.axes = tuple(reversed(range(x.ndim))) if self.axes is None else tuple(a % x.ndim for a in self.axes)
         if sorted(self.axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {self.axes} is not a permutation of the {x.ndim} axes of shape {tuple(x.shape)}")
