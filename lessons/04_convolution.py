@@ -1,0 +1,315 @@
+# %% [markdown]
+# # Lesson 04 · Convolution, cross-correlation and im2col
+# The articles give four different formulas for "the convolution" a CNN computes (000 §4.1,
+# 001 §4.1–4.3, 002 §4.1, 004 §4.1, 003 §4.2.1). We implement them with plain loops, compare
+# them with tinynet's `conv2d` (im2col + one matrix product) and with each other.
+
+# %%
+import numpy as np
+
+from _common import lesson, say, check, claim, savefig, finish
+import tinynet as tn
+import tinynet.functional as F
+from tinynet.im2col import im2col
+from data_tools.mnist import load_mnist
+
+args = lesson(4, "Convolution, cross-correlation and im2col")
+rng = np.random.default_rng(0)
+images, labels = load_mnist("test")
+X = images[0].astype(np.float64) / 255                      # a 7
+SOBEL = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])    # asymmetric: responds to vertical edges
+BLUR = np.array([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16   # symmetric under a 180° turn
+
+# %% [markdown]
+# ## 1. Two formulas, written as loops
+# Article 000: (f∗g)(x,y) = Σ_{u=−k..k} Σ_{v=−k..k} f(x−u, y−v)·g(u,v) — the mathematicians'
+# convolution, kernel flipped. Article 002: Y[i,j] = Σ_m Σ_n X[i+m, j+n]·K[m,n] — no flip,
+# which mathematicians call cross-correlation.
+
+# %%
+def convolve_000(f, g):
+    """Article 000's formula, 'valid' part only. g has odd size 2k+1, indexed −k..k."""
+    k = g.shape[0] // 2
+    H, W = f.shape
+    out = np.zeros((H - 2 * k, W - 2 * k))
+    for x in range(k, H - k):
+        for y in range(k, W - k):
+            out[x - k, y - k] = sum(f[x - u, y - v] * g[u + k, v + k]
+                                    for u in range(-k, k + 1) for v in range(-k, k + 1))
+    return out
+
+
+def correlate_002(X, K):
+    """Article 002's formula: Y[i,j] = Σ_m Σ_n X[i+m, j+n]·K[m,n], output (H−M+1)×(W−N+1)."""
+    M, N = K.shape
+    H, W = X.shape
+    return np.array([[np.sum(X[i:i + M, j:j + N] * K) for j in range(W - N + 1)] for i in range(H - M + 1)])
+
+
+def convolve_fft(f, g):
+    """True convolution by the convolution theorem (an independent reference), 'valid' part."""
+    s = (f.shape[0] + g.shape[0] - 1, f.shape[1] + g.shape[1] - 1)
+    full = np.real(np.fft.ifft2(np.fft.fft2(f, s) * np.fft.fft2(g, s)))
+    k = g.shape[0] - 1
+    return full[k:f.shape[0], k:f.shape[1]]
+
+
+say("""
+    1. A test digit (28×28) and the Sobel kernel [[-1 0 1] [-2 0 2] [-1 0 1]].
+""")
+conv_sobel, xcorr_sobel = convolve_000(X, SOBEL), correlate_002(X, SOBEL)
+flip = SOBEL[::-1, ::-1]
+d_flip = np.abs(conv_sobel - correlate_002(X, flip)).max()
+d_fft = np.abs(conv_sobel - convolve_fft(X, SOBEL)).max()
+d_blur = np.abs(convolve_000(X, BLUR) - correlate_002(X, BLUR)).max()
+print(f"  output shapes: 000's formula {conv_sobel.shape}, 002's formula {xcorr_sobel.shape}")
+check("000's loop equals the FFT convolution (convolution theorem)", d_fft < 1e-12, f"max diff {d_fft:.1e}")
+check("with the Sobel kernel the two formulas differ", not np.allclose(conv_sobel, xcorr_sobel),
+      f"here conv = −xcorr exactly: max |conv + xcorr| = {np.abs(conv_sobel + xcorr_sobel).max():.1e}")
+check("convolution = cross-correlation with the kernel turned 180°", d_flip < 1e-12, f"max diff {d_flip:.1e}")
+check("with a symmetric kernel (blur) they agree", d_blur < 1e-12, f"max diff {d_blur:.1e}")
+
+# %% [markdown]
+# ## 2. What tinynet's conv2d computes — and how (im2col)
+
+# %%
+say("""
+    2. tinynet's conv2d (like PyTorch's Conv2d and Keras's Conv2D) computes 002's formula. It
+       copies every 3×3 window into a column (im2col: 9 rows × 26·26 = 676 columns), so the
+       whole convolution is one matrix product: kernel (1×9) @ columns (9×676).
+""")
+Xt = tn.tensor(X[None, None])                                  # (N=1, C=1, 28, 28)
+engine = F.conv2d(Xt, tn.tensor(SOBEL[None, None])).numpy()[0, 0]
+cols = im2col(X[None, None], (3, 3))
+print(f"  im2col: {X[None, None].shape} → {cols.shape};  kernel (1, 9) @ columns → {(SOBEL.reshape(1, 9) @ cols[0]).shape}")
+d_engine = np.abs(engine - xcorr_sobel).max()
+d_matmul = np.abs((SOBEL.reshape(1, 9) @ cols[0]).reshape(26, 26) - xcorr_sobel).max()
+check("engine conv2d = 002's loop (cross-correlation)", d_engine < 1e-12, f"max diff {d_engine:.1e}")
+check("kernel @ im2col columns = the loop", d_matmul < 1e-12, f"max diff {d_matmul:.1e}")
+check("engine conv2d ≠ 000's formula for the Sobel kernel", np.abs(engine - conv_sobel).max() > 0.5,
+      f"max diff {np.abs(engine - conv_sobel).max():.2f}")
+
+
+@claim("A15", "000", "CNN convolution = Σ f(x−u, y−v)·g(u,v) (kernel flipped)")
+def _():
+    if d_flip < 1e-12 and not np.allclose(engine, conv_sobel):
+        return "ambiguous", ("true convolution as mathematics (loop = FFT, diff "
+                             f"{d_fft:.0e}), but CNN layers compute cross-correlation: for Sobel they differ by up to "
+                             f"{np.abs(engine - conv_sobel).max():.2f}; equal only after a 180° kernel turn "
+                             f"(diff {d_flip:.0e}) or for symmetric kernels")
+    return "correct", "the engine's conv equals the flipped-kernel formula"
+
+
+@claim("A17", "002", "Y[i,j] = Σ_m Σ_n X[i+m, j+n]·K[m,n] is the conv layer")
+def _():
+    ok = d_engine < 1e-12 and xcorr_sobel.shape == (26, 26)
+    return "correct" if ok else "wrong", (f"loop = engine conv2d = kernel @ im2col (max diff {max(d_engine, d_matmul):.0e}); "
+                                          f"28×28 with 3×3 gives {xcorr_sobel.shape[0]}×{xcorr_sobel.shape[1]}")
+
+
+# %% [markdown]
+# ## 3. "k is the kernel size"
+
+# %%
+say("""
+    3. Article 000 says k in Σ_{u=−k..k} Σ_{v=−k..k} "is the kernel size". Count the terms.
+""")
+terms = {k: len([(u, v) for u in range(-k, k + 1) for v in range(-k, k + 1)]) for k in (1, 2, 3)}
+print("  " + ", ".join(f"k={k}: {n} terms = a {int(n ** .5)}×{int(n ** .5)} kernel" for k, n in terms.items()))
+check("the sum has (2k+1)² terms", all(n == (2 * k + 1) ** 2 for k, n in terms.items()))
+
+
+@claim("A16", "000", "k is the kernel size")
+def _():
+    verdict = "correct" if terms[1] == 1 else "wrong"
+    return verdict, (f"k = 1 sums {terms[1]} terms (a 3×3 kernel), k = 2 sums {terms[2]} (5×5): k is the half-width, "
+                     "size = 2k+1; even sizes cannot be written this way")
+
+
+# %% [markdown]
+# ## 4. Many channels, a bias, and the gradient
+
+# %%
+say("""
+    4. Article 004: y_ij = Σ_m Σ_n x_{i+m, j+n}·w_mn + b. With C input channels and OC output
+       channels the sum also runs over channels: y[o,i,j] = b[o] + Σ_c Σ_m Σ_n x[c,i+m,j+n]·w[o,c,m,n].
+       A six-loop reference against the engine, on random numbers, then a gradient check.
+""")
+x4 = rng.standard_normal((2, 3, 7, 6))
+w4 = rng.standard_normal((4, 3, 3, 3))
+b4 = rng.standard_normal(4)
+ref = np.zeros((2, 4, 5, 4))
+for n in range(2):
+    for o in range(4):
+        for i in range(5):
+            for j in range(4):
+                ref[n, o, i, j] = b4[o] + sum(x4[n, c, i + m, j + q] * w4[o, c, m, q]
+                                              for c in range(3) for m in range(3) for q in range(3))
+d6 = np.abs(F.conv2d(tn.tensor(x4), tn.tensor(w4), tn.tensor(b4)).numpy() - ref).max()
+check("engine conv2d = six-loop formula (2 images, 3→4 channels, bias)", d6 < 1e-10, f"max diff {d6:.1e}")
+grad_ok = tn.gradcheck(lambda a, w, b: F.conv2d(a, w, b, padding=1),
+                       tn.tensor(x4[:1], requires_grad=True), tn.tensor(w4, requires_grad=True),
+                       tn.tensor(b4, requires_grad=True))
+check("gradcheck of conv2d (padding 1) for input, weight and bias", grad_ok)
+
+
+@claim("A18", "004", "y_ij = Σ_m Σ_n x_{i+m,j+n}·w_mn + b")
+def _():
+    return "correct" if d6 < 1e-10 and grad_ok else "wrong", (f"engine = loop formula summed over channels too "
+                                                             f"(max diff {d6:.0e}); gradcheck passes")
+
+
+# %% [markdown]
+# ## 5. The ⊙ symbol and the output size
+
+# %%
+say("""
+    5. Article 001 writes output = input ⊙ kernel + bias. ⊙ usually means the element-wise
+       (Hadamard) product — which is not even defined for a 28×28 image and a 3×3 kernel.
+""")
+try:
+    X * SOBEL
+    hadamard = "no error"
+except ValueError as e:
+    hadamard = f"ValueError: {e}"
+print(f"  X * K → {hadamard}")
+check("the element-wise product of 28×28 and 3×3 is an error; conv gives 26×26",
+      hadamard.startswith("ValueError") and engine.shape == (26, 26))
+
+
+@claim("A19", "001", "output = input ⊙ kernel + bias (⊙ = convolution)")
+def _():
+    return "ambiguous", f"⊙ normally means the element-wise product, which fails here ({hadamard[:60]}…); conv gives {engine.shape}"
+
+
+say("""
+    Output size: OH = ⌊(H + 2p − k) / s⌋ + 1. Article 001 says a 28×28 input and a 3×3 kernel
+    give 28×28; article 004 says 26×26. Both, depending on the padding p.
+""")
+w1 = tn.tensor(rng.standard_normal((1, 1, 3, 3)))
+shape_p0 = F.conv2d(Xt, w1).shape[2:]
+shape_p1 = F.conv2d(Xt, w1, padding=1).shape[2:]
+print(f"  p = 0: formula {(28 - 3) // 1 + 1}, engine {shape_p0};  p = 1: formula {(28 + 2 - 3) // 1 + 1}, engine {shape_p1}")
+check("formula and engine agree for p = 0 and p = 1", shape_p0 == (26, 26) and shape_p1 == (28, 28))
+
+
+@claim("A20", "001", "X ∈ R^{28×28}, K ∈ R^{3×3} → Y ∈ R^{28×28}")
+def _():
+    return ("ambiguous" if shape_p1 == (28, 28) and shape_p0 == (26, 26) else "wrong",
+            f"28×28 only with padding 1 (engine {shape_p1}); the article's own code nn.Conv2d(1, 32, 3) "
+            f"has padding 0 and gives {shape_p0[0]}×{shape_p0[1]}")
+
+
+@claim("A43", "004", "28×28 input, 3×3 kernel, stride 1 → 26×26")
+def _():
+    return ("correct" if shape_p0 == (26, 26) else "wrong",
+            f"(28 − 3)/1 + 1 = {shape_p0[0]} with no padding (engine {shape_p0}); the article's code uses padding=1 → 28×28")
+
+
+# %% [markdown]
+# ## 6. Article 001's "derivation"
+
+# %%
+say("""
+    6. Article 001 §4.2 'derives' Y = (X₁⊙K) + … + (Xₙ⊙K) = (X₁ + … + Xₙ)⊙K = X⊙K, with Xᵢ
+       'parts of the image'. What is true is linearity: if X = X₁ + … + Xₙ (full-size masked
+       copies), then conv(X) = Σ conv(Xᵢ). If the Xᵢ are the 3×3 patches, each Xᵢ⊙K is one
+       number and the patches do not add up to X at all.
+""")
+quadrants = []
+for rows in (slice(0, 14), slice(14, 28)):
+    for cols_ in (slice(0, 14), slice(14, 28)):
+        q = np.zeros_like(X)
+        q[rows, cols_] = X[rows, cols_]
+        quadrants.append(q)
+lin = np.abs(sum(correlate_002(q, BLUR) for q in quadrants) - correlate_002(X, BLUR)).max()
+patches = cols[0].T.reshape(-1, 3, 3)                             # the 676 patches
+patch_sum_conv = np.sum(patches.sum(0) * BLUR)                    # "(X₁+…+Xₙ) ⊙ K", K = blur
+check("linearity: conv(Σ quadrants) = Σ conv(quadrant)", lin < 1e-12, f"max diff {lin:.1e}")
+check("summing the 676 patches first gives one number, not a 26×26 map",
+      np.ndim(patch_sum_conv) == 0, f"{patch_sum_conv:.3f} vs a map of shape {correlate_002(X, BLUR).shape}")
+
+
+@claim("A21", "001", "derivation Y = Σ(Xᵢ⊙K) = (ΣXᵢ)⊙K = X⊙K")
+def _():
+    return "wrong", (f"circular; only linearity holds (masked quadrants: diff {lin:.0e}); with patches, "
+                     f"(ΣXᵢ)⊙K is the scalar {patch_sum_conv:.2f}, not the 26×26 Y")
+
+
+# %% [markdown]
+# ## 7. Where the bias and the ReLU go
+
+# %%
+say("""
+    7. Article 001 §4.3: Y₁ = X⊙K₁ + b₁ = max(0, X⊙K₁) + b₁, then Y₂ = max(0, Y₁). A conv
+       layer with ReLU computes a = max(0, X⋆K₁ + b₁). Compare on the digit with a random kernel.
+""")
+K1, b1 = rng.standard_normal((3, 3)), 0.3
+z = correlate_002(X, K1)
+lhs, rhs = z + b1, np.maximum(0, z) + b1
+article_y2 = np.maximum(0, np.maximum(0, z) + b1)
+correct = np.maximum(0, z + b1)
+print(f"  X⋆K₁ + b₁ and max(0, X⋆K₁) + b₁ differ at {(lhs != rhs).sum()} of {z.size} positions (where X⋆K₁ < 0)")
+check("relu(relu(z)) = relu(z) (applying it twice changes nothing)", np.array_equal(np.maximum(0, np.maximum(0, z)), np.maximum(0, z)))
+check("relu(z) + b ≠ relu(z + b) for b ≠ 0", not np.allclose(np.maximum(0, z) + b1, correct))
+print(f"  the article's Y₂ differs from relu(X⋆K₁ + b₁) at {(article_y2 != correct).sum()} positions")
+
+
+@claim("A22", "001", "Y₁ = X⊙K₁ + b₁ = max(0, X⊙K₁) + b₁, then Y₂ = max(0, Y₁)")
+def _():
+    n = int((lhs != rhs).sum())
+    return "wrong" if n else "correct", (f"the equality fails at {n}/{z.size} positions (wherever X⋆K₁ < 0); "
+                                         f"right form a = max(0, X⋆K₁ + b₁)")
+
+
+# %% [markdown]
+# ## 8. Article 003's "basic formula of a convolutional layer"
+
+# %%
+say("""
+    8. Article 003 §4.2.1: f_θ(x) = Σᵢ θᵢ·f(gᵢ(x)), gᵢ "the kernels", θᵢ "their weights", f
+       the activation. In a real layer the kernel *is* the weight and the activation comes
+       last: f(Σ_c w⋆x_c + b), which after a ReLU is never negative. With the formula's
+       activation inside the sum, negative θᵢ give negative outputs.
+""")
+kernels = rng.standard_normal((4, 1, 3, 3))
+theta = np.array([1.0, -2.0, 0.5, -1.0])
+maps = F.relu(F.conv2d(Xt, tn.tensor(kernels))).numpy()[0]          # f(gᵢ(x)) for 4 kernels
+formula = np.tensordot(theta, maps, axes=1)                         # Σ θᵢ f(gᵢ(x))
+layer = F.relu(F.conv2d(Xt, tn.tensor(kernels), tn.tensor(np.zeros(4)))).numpy()
+print(f"  conv layer + ReLU: min {layer.min():.3f};  the formula: min {formula.min():.3f}")
+check("a conv+ReLU layer's output is ≥ 0; the formula's is not", layer.min() >= 0 and formula.min() < 0)
+
+
+@claim("A28", "003", "conv layer f_θ(x) = Σᵢ θᵢ·f(gᵢ(x))")
+def _():
+    return ("wrong" if formula.min() < 0 <= layer.min() else "ambiguous",
+            f"with θ = {theta.tolist()} the formula reaches {formula.min():.2f} < 0, a Conv+ReLU layer never does "
+            f"(min {layer.min():.0f}); the kernel is the weight, f comes after Σ w⋆x + b")
+
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
+panels = [("digit", X), ("Sobel kernel", SOBEL), ("cross-correlation\n(conv2d, 002)", xcorr_sobel),
+          ("true convolution\n(000)", conv_sobel), ("conv2d + ReLU", np.maximum(0, engine))]
+for ax, (title, im) in zip(axes, panels):
+    ax.imshow(im, cmap="gray" if title == "digit" else "RdBu_r",
+              vmin=None if title == "digit" else -np.abs(im).max(), vmax=None if title == "digit" else np.abs(im).max())
+    ax.set_title(title, fontsize=9), ax.set_axis_off()
+savefig(fig, "convolution_vs_correlation")
+
+fig, ax = plt.subplots(figsize=(10, 2))
+ax.imshow(cols[0][:, :120], cmap="gray_r", aspect="auto")
+ax.set_xlabel("output position (first 120 of 676)"), ax.set_ylabel("kernel offset (9)")
+ax.set_title("im2col: each column is one 3×3 window of the digit, flattened")
+savefig(fig, "im2col_columns")
+
+fig, axes = plt.subplots(1, 4, figsize=(9, 2.5))
+for i, ax in enumerate(axes):
+    ax.imshow(maps[i], cmap="magma"), ax.set_axis_off(), ax.set_title(f"ReLU(X⋆K{i + 1})", fontsize=9)
+savefig(fig, "feature_maps")
+
+# %%
+finish()
