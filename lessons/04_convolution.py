@@ -80,10 +80,10 @@ say("""
 """)
 Xt = tn.tensor(X[None, None])                                  # (N=1, C=1, 28, 28)
 engine = F.conv2d(Xt, tn.tensor(SOBEL[None, None])).numpy()[0, 0]
-cols = im2col(X[None, None], (3, 3))
-print(f"  im2col: {X[None, None].shape} → {cols.shape};  kernel (1, 9) @ columns → {(SOBEL.reshape(1, 9) @ cols[0]).shape}")
+cols = im2col(X[None, None], (3, 3)).reshape(9, 676)   # one image, one channel: 9 × 676 whatever the batch layout
+print(f"  im2col: {X[None, None].shape} → {cols.shape};  kernel (1, 9) @ columns → {(SOBEL.reshape(1, 9) @ cols).shape}")
 d_engine = np.abs(engine - xcorr_sobel).max()
-d_matmul = np.abs((SOBEL.reshape(1, 9) @ cols[0]).reshape(26, 26) - xcorr_sobel).max()
+d_matmul = np.abs((SOBEL.reshape(1, 9) @ cols).reshape(26, 26) - xcorr_sobel).max()
 check("engine conv2d = 002's loop (cross-correlation)", d_engine < 1e-12, f"max diff {d_engine:.1e}")
 check("kernel @ im2col columns = the loop", d_matmul < 1e-12, f"max diff {d_matmul:.1e}")
 check("engine conv2d ≠ 000's formula for the Sobel kernel", np.abs(engine - conv_sobel).max() > 0.5,
@@ -223,7 +223,7 @@ for rows in (slice(0, 14), slice(14, 28)):
         q[rows, cols_] = X[rows, cols_]
         quadrants.append(q)
 lin = np.abs(sum(correlate_002(q, BLUR) for q in quadrants) - correlate_002(X, BLUR)).max()
-patches = cols[0].T.reshape(-1, 3, 3)                             # the 676 patches
+patches = cols.T.reshape(-1, 3, 3)                             # the 676 patches
 patch_sum_conv = np.sum(patches.sum(0) * BLUR)                    # "(X₁+…+Xₙ) ⊙ K", K = blur
 check("linearity: conv(Σ quadrants) = Σ conv(quadrant)", lin < 1e-12, f"max diff {lin:.1e}")
 check("summing the 676 patches first gives one number, not a 26×26 map",
@@ -301,7 +301,7 @@ for ax, (title, im) in zip(axes, panels):
 savefig(fig, "convolution_vs_correlation")
 
 fig, ax = plt.subplots(figsize=(10, 2))
-ax.imshow(cols[0][:, :120], cmap="gray_r", aspect="auto")
+ax.imshow(cols[:, :120], cmap="gray_r", aspect="auto")
 ax.set_xlabel("output position (first 120 of 676)"), ax.set_ylabel("kernel offset (9)")
 ax.set_title("im2col: each column is one 3×3 window of the digit, flattened")
 savefig(fig, "im2col_columns")
