@@ -14,9 +14,7 @@ import argparse
 import statistics
 import time
 
-import tinynet as tn
-import tinynet.functional as F
-import tinynet.nn as nn
+from common import tn, F, nn
 
 
 def two_convs_forward(lora, x):

@@ -20,8 +20,8 @@ so ``"1"`` selects ``"1.weight"`` and ``"1.bias"`` but not ``"10.weight"``.
 from . import nn
 from .nn.lora import _LoRA
 
-__all__ = ["select", "freeze", "unfreeze", "trainable_summary", "param_groups", "replace_head", "apply_lora",
-           "merge_lora", "lora_parameter_count"]
+__all__ = ["select", "freeze", "unfreeze", "trainable_summary", "param_groups", "replace_head", "load_backbone",
+           "apply_lora", "merge_lora", "lora_parameter_count", "METHODS", "prepare"]
 
 
 def _matches(name, prefix):
@@ -134,6 +134,23 @@ def replace_head(model, out_features):
     return head
 
 
+def load_backbone(model, state_dict, head=None):
+    """Load every weight of ``state_dict`` except the head's (prefix ``head``, default: the last
+    layer of a Sequential), so a model with a head of another size can reuse a trained backbone.
+
+    Returns ``(missing_keys, unexpected_keys)``; both may hold only head keys, anything else
+    (a different backbone) is an error naming the keys.
+    """
+    head = str(len(model) - 1) if head is None else head
+    kept = {k: v for k, v in state_dict.items() if not _matches(k, head)}
+    missing, unexpected = model.load_state_dict(kept, strict=False)
+    foreign = [k for k in missing if not _matches(k, head)] + unexpected
+    if foreign:
+        raise ValueError(f"load_backbone: the checkpoint does not fit this model's backbone: "
+                         f"missing {[k for k in missing if not _matches(k, head)]}, unexpected {unexpected}")
+    return missing, [k for k in state_dict if _matches(k, head)]
+
+
 # --- LoRA on whole models --------------------------------------------------------------------
 
 def _replace(model, name, new):
@@ -196,3 +213,31 @@ def merge_lora(model):
 def lora_parameter_count(model):
     """Number of LoRA parameters (all A and B matrices) in ``model``."""
     return sum(m.num_lora_parameters() for m in model.modules() if isinstance(m, _LoRA))
+
+
+# --- the four ways to train for a new task -----------------------------------------------------
+
+METHODS = {
+    "scratch": "fresh random weights, everything trained",
+    "full": "pre-trained weights, new head, everything trained",
+    "head": "pre-trained weights frozen, only a new head trained (a linear probe)",
+    "lora": "pre-trained weights frozen, LoRA updates on every other Conv2d/Linear, new head trained",
+}
+
+
+def prepare(model, method, num_classes, rank=4, alpha=None):
+    """Set up a Sequential ``model`` (pre-trained weights already loaded, except for ``scratch``)
+    for ``method`` (see ``METHODS``) with a new ``num_classes``-way head, in place.
+
+    Returns the head's name (the prefix for ``param_groups``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown fine-tuning method {method!r}; choose one of: {', '.join(METHODS)}")
+    head = str(len(model) - 1)
+    if method in ("head", "lora"):
+        freeze(model)
+    if method == "lora":
+        body = [n for n, m in model.named_children() if n != head and isinstance(m, (nn.Linear, nn.Conv2d))]
+        apply_lora(model, rank, alpha, targets=body)
+    replace_head(model, num_classes)
+    return head
