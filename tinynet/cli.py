@@ -339,6 +339,10 @@ register("eval", "evaluate a checkpoint: accuracy, per-class precision/recall/F1
 register("predict", "classify your own digit images with a checkpoint", predict_arguments, run_predict)
 register("summary", "print a model's layers, output shapes and parameter counts", summary_arguments, run_summary)
 
+from .cli_finetune import finetune_arguments, run_finetune  # noqa: E402  (a module of its own; uses the helpers above)
+register("finetune", "fine-tune a checkpoint for a new task (digits 5-9, Fashion-MNIST): scratch, full, head or lora",
+         finetune_arguments, run_finetune)
+
 
 def build_parser():
     parser = _Parser(prog="tinynet", description="Train and use the tinynet MNIST models.")

@@ -20,6 +20,7 @@ LoRA updates are merged; ``extra`` holds the task, method and class names), ``me
 """
 import json
 import os
+import sys
 import time
 
 from . import backend, data, finetune, metrics, models, optim, random, train as training
@@ -132,6 +133,16 @@ def _source(args):
 
 
 def run_finetune(args):
+    """``tinynet finetune``: exit code 0, or 2 after a one-line error on stderr."""
+    from .cli import CLIError
+    try:
+        return _run(args)
+    except CLIError as e:     # caught here too: under ``python -m tinynet.cli`` main's CLIError is another class
+        print(f"tinynet finetune: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
     from .cli import CLIError, make_normalize, set_backend
     start = time.perf_counter()
     set_backend(args.backend)
