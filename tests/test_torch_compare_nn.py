@@ -323,7 +323,7 @@ def test_trajectory_with_batchnorm_and_parameter_groups_matches_torch():
     opt = optim.AdamW(groups(ours), lr=0.02, weight_decay=0.05)
     ropt = torch.optim.AdamW(groups(ref), lr=0.02, weight_decay=0.05)
     train_both(ours, ref, opt, ropt)
-    assert_same_weights(ours, ref)                          # running statistics included
+    assert_same_weights(ours, ref, rtol=1e-10)              # running statistics included
     x = BATCHES[0][0]
     close(ours.eval()(tensor(x)), ref.eval()(torch.from_numpy(x)), rtol=1e-9, atol=1e-12)
 
