@@ -350,3 +350,10 @@ def test_module_repr():
     text = repr(m)
     assert text.startswith("Sequential(") and "(0): Conv2d(1, 8, kernel_size=(3, 3)" in text
     assert "(2): Dropout(p=0.25)" in text
+
+
+def test_pool_on_a_too_small_image_names_the_layer():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.MaxPool2d(2), nn.MaxPool2d(2), nn.MaxPool2d(2))
+    with pytest.raises(nn.ShapeError, match=r"MaxPool2d at index 4.*\(1, 2, 1, 1\).*smaller than the pooling window"):
+        model(tn.zeros(1, 1, 12, 12))
+    assert nn.MaxPool2d(2, stride=1)(tn.zeros(1, 1, 4, 4)).shape == (1, 1, 3, 3)

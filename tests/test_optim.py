@@ -307,3 +307,29 @@ def test_scheduler_state_dict_resumes():
 def test_optimizer_repr_lists_groups():
     text = repr(optim.SGD([param([1.0])], lr=0.5, momentum=0.9))
     assert "SGD (" in text and "Parameter Group 0" in text and "lr: 0.5" in text and "momentum: 0.9" in text
+
+
+def test_scheduler_resumes_from_last_epoch_and_reports_get_lr():
+    opt = optim.SGD([param([1.0])], lr=0.1)
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    for _ in range(4):
+        sched.step()
+    assert sched.get_lr() == sched.get_last_lr()
+    opt2 = optim.SGD([param([1.0])], lr=0.1)
+    opt2.load_state_dict(opt.state_dict())                  # carries initial_lr = 0.1
+    sched2 = lr_scheduler.CosineAnnealingLR(opt2, T_max=10, last_epoch=3)
+    assert sched2.last_epoch == 4 and sched2.get_last_lr() == pytest.approx(sched.get_last_lr(), rel=1e-15)
+    with pytest.raises(KeyError, match="initial_lr"):
+        lr_scheduler.StepLR(optim.SGD([param([1.0])], lr=0.1), step_size=2, last_epoch=3)
+    with pytest.raises(ValueError, match="step_size"):
+        lr_scheduler.StepLR(opt, step_size=0)
+
+
+def test_optimizer_refuses_what_it_cannot_optimize():
+    p = param([1.0])
+    with pytest.raises(TypeError, match="iterable of Parameters"):
+        optim.SGD(p, lr=0.1)                                 # forgot the list / .parameters()
+    with pytest.raises(TypeError, match="only optimize Tensors"):
+        optim.SGD([np.ones(2)], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([p * 2], lr=0.1)

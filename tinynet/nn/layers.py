@@ -73,7 +73,8 @@ class Conv2d(Module):
 class _Pool(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -81,6 +82,10 @@ class _Pool(Module):
     def _check(self, x):
         if x.ndim != 4:
             raise self._shape_error("of shape (N, C, H, W)", x)
+        (KH, KW), (PH, PW) = _pair(self.kernel_size), _pair(self.padding)
+        if x.shape[2] + 2 * PH < KH or x.shape[3] + 2 * PW < KW:
+            raise self._shape_error(f"at least {KH - 2 * PH}x{KW - 2 * PW} pixels", x,
+                                    "The image has become smaller than the pooling window")
 
 
 class MaxPool2d(_Pool):

@@ -18,6 +18,9 @@ class Optimizer:
         self.defaults = defaults
         self.state = {}                      # Parameter -> dict of arrays (momentum, ...)
         self.param_groups = []
+        if isinstance(params, Tensor) or isinstance(params, dict):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Parameters or of dicts "
+                            f"(e.g. model.parameters()), got a single {type(params).__name__}")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -27,7 +30,13 @@ class Optimizer:
 
     def add_param_group(self, group):
         group = dict(group)
-        group["params"] = list(group["params"])
+        group["params"] = [group["params"]] if isinstance(group["params"], Tensor) else list(group["params"])
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__} can only optimize Tensors, got a {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__} can't optimize a non-leaf Tensor (one computed from "
+                                 "others); optimize the Parameters it was computed from")
         for k, v in self.defaults.items():
             group.setdefault(k, v)
         unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
