@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # The main job.  One line, so it is easy to change.
-TRAIN_CMD = $(PY) -m data_tools info
+TRAIN_CMD = $(VENV)/bin/tinynet train --model cnn --epochs 2 --optimizer adam --lr 1e-3 --batch-size 64 --normalize mnist --seed 0 --out runs/cnn
 
 .PHONY: train test venv clean
 
