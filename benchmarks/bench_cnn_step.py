@@ -13,6 +13,7 @@ batch 1000 (images/s). Without PyTorch installed, tinynet is timed alone.
 import argparse
 import datetime
 import platform
+import statistics
 import time
 
 from common import (tn, F, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
@@ -51,30 +52,40 @@ def torch_step_fn(torch, model, batches):
 
 
 def breakdown(step, opt, steps):
-    """Per-op milliseconds per step, from ``steps`` steps run with every Function timed."""
+    """Per-op milliseconds per step: the median over ``steps`` steps run with every Function timed
+    (medians, so a step slowed by another process's burst does not count)."""
     adam = {"ms": 0.0}
     original_step = opt.step
 
     def timed_adam():
         adam["ms"] += timed(original_step)
     opt.step = timed_adam
+    per_step = []                                  # one dict per step: key -> ms in that step
     try:
         with OpTimer() as t:
-            total = sum(timed(step) for _ in range(steps))
+            for _ in range(steps):
+                before, adam_before = dict(t.ms), adam["ms"]
+                total = timed(step)
+                d = {k: v - before.get(k, 0.0) for k, v in t.ms.items()}
+                d["Adam.step"] = adam["ms"] - adam_before
+                d["total"] = total
+                per_step.append(d)
     finally:
         del opt.step                                   # back to the class's method
-    rows = sorted(((ms / steps, name, phase, t.calls[name, phase] // steps)
-                   for (name, phase), ms in t.ms.items()), reverse=True)
-    ops = sum(r[0] for r in rows)
-    print(f"\nWhere tinynet's time goes (ms per step, mean of {steps} timed steps; "
-          f"the timers add a little overhead, total {total / steps:.1f} ms):")
+    med = {k: statistics.median(s.get(k, 0.0) for s in per_step) for k in per_step[0]}
+    total = med.pop("total")
+    adam_ms = med.pop("Adam.step")
+    rows = sorted(((ms, name, phase, t.calls[name, phase] // steps) for (name, phase), ms in med.items()),
+                  reverse=True)
+    print(f"\nWhere tinynet's time goes (ms per step, median of {steps} steps with every op timed; "
+          f"median step {total:.1f} ms with the timers on):")
     print(f"  {'op':<14}{'pass':<10}{'calls':>6}{'ms':>9}{'share':>8}")
     for ms, name, phase, calls in rows:
-        print(f"  {name:<14}{phase:<10}{calls:>6}{ms:>9.2f}{ms / (total / steps):>8.1%}")
-    other = total / steps - ops - adam["ms"] / steps
-    print(f"  {'Adam.step':<24}{'':>6}{adam['ms'] / steps:>9.2f}{adam['ms'] / total:>8.1%}")
-    print(f"  {'engine, rest':<24}{'':>6}{other:>9.2f}{other / (total / steps):>8.1%}"
-          "   (graph walk, Tensor wrapping, zero_grad, gradient accumulation)")
+        print(f"  {name:<14}{phase:<10}{calls:>6}{ms:>9.2f}{ms / total:>8.1%}")
+    other = total - sum(r[0] for r in rows) - adam_ms
+    print(f"  {'Adam.step':<24}{'':>6}{adam_ms:>9.2f}{adam_ms / total:>8.1%}")
+    print(f"  {'engine, rest':<24}{'':>6}{other:>9.2f}{other / total:>8.1%}"
+          "   (graph walk, Tensor wrapping, zero_grad, gradient accumulation; medians need not add up)")
 
 
 def inference(tiny_model, torch, torch_model, x, rounds):

@@ -12,37 +12,43 @@ from ..tensor import Function
 class Conv2d(Function):
     """y = conv2d(x, w, b).   x (N, C, H, W), w (OC, C, KH, KW), b (OC,) → y (N, OC, OH, OW).
 
-    Forward:  col = im2col(x)  (N, C·KH·KW, OH·OW);   y = w.reshape(OC, -1) @ col + b.
-    Backward: dw = Σₙ dyₙ @ colₙᵀ;   db = Σ_{n,oh,ow} dy;   dx = col2im(wᵀ @ dy).
-    Each gradient is computed only if that input needs one (a frozen layer skips dw and db).
+    With col = im2col(x) (C·KH·KW, N·OH·OW) and w2 = w.reshape(OC, C·KH·KW):
+    Forward:  y = w2 @ col + b, one matrix product (OC, N·OH·OW), then viewed as (N, OC, OH, OW).
+    Backward, with dy as dy2 (OC, N·OH·OW):
+              dw = dy2 @ colᵀ;   db = Σ_{n,oh,ow} dy;   dx = col2im(w2ᵀ @ dy2).
+    Each gradient is computed only if that input needs one (a frozen layer skips dw and db; the
+    first layer, whose input is data, skips w2ᵀ @ dy2 and col2im).
     """
     def __init__(self, stride, padding):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, w, b=None):
+        xp = backend.array_module(x)
         N, C, H, W = x.shape
         OC, _, KH, KW = w.shape
-        self.x_shape, self.w_shape = x.shape, w.shape
-        self.col = im2col(x, (KH, KW), self.stride, self.padding)        # (N, C·KH·KW, L)
-        self.w2 = w.reshape(OC, -1)                                        # (OC, C·KH·KW)
-        y = self.w2 @ self.col                                             # (N, OC, L)
-        if b is not None:
-            y += b.reshape(1, OC, 1)
         (SH, SW), (PH, PW) = self.stride, self.padding
-        return y.reshape(N, OC, (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1)
+        OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+        self.x_shape, self.w_shape = x.shape, w.shape
+        self.col = im2col(x, (KH, KW), self.stride, self.padding)        # (C·KH·KW, N·OH·OW)
+        self.w2 = w.reshape(OC, -1)                                        # (OC, C·KH·KW)
+        y = self.w2 @ self.col                                             # (OC, N·OH·OW)
+        if b is not None:
+            y += b.reshape(OC, 1)
+        # (OC, N, OH, OW) → (N, OC, OH, OW), copied so that later ops see the usual memory order
+        return xp.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3))
 
     def backward(self, gy):
+        xp = backend.array_module(gy)
         N, OC = gy.shape[:2]
-        gy = gy.reshape(N, OC, -1)                                         # (N, OC, L)
+        gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(OC, -1)   # (OC, N·OH·OW)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gcol = self.w2.T @ gy                                          # (N, C·KH·KW, L)
+            gcol = self.w2.T @ gy2                                         # (C·KH·KW, N·OH·OW)
             gx = col2im(gcol, self.x_shape, self.w_shape[2:], self.stride, self.padding)
         if self.needs_input_grad[1]:
-            # Σₙ dyₙ @ colₙᵀ as one matrix product over the (n, l) pairs
-            gw = backend.array_module(gy).tensordot(gy, self.col, axes=([0, 2], [0, 2])).reshape(self.w_shape)
+            gw = (gy2 @ self.col.T).reshape(self.w_shape)                  # Σ over all (n, oh, ow)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = gy.sum(axis=(0, 2))
+            gb = gy2.sum(axis=1)
         return gx, gw, gb
 
 

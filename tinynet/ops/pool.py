@@ -16,37 +16,39 @@ def _window(a, i, j, OH, OW, SH, SW):
 class MaxPool2d(Function):
     """y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·SH + i, ow·SW + j]   (padding is -∞).
 
-    Backward: each dy goes to the position of its window's maximum, the first one on ties
-    (row-major order inside the window, as in PyTorch); overlapping windows add up.
-    Fast path when the windows tile the input exactly (stride = kernel, no padding, H and W
-    divisible): windows do not overlap, so the input is viewed as (N, C, OH, KH, OW, KW)
-    by a reshape and gradients are written, not added.
+    Forward keeps, for every window, the offset k = i·KW + j of its maximum (``self.arg``): the
+    running maximum is updated offset by offset and k is recorded where an offset is strictly
+    bigger than all before it, so ties keep the first maximum (row-major order inside the
+    window, as in PyTorch). Backward sends each dy to that position; overlapping windows add up.
+
+    Fast path when the windows tile the input (stride = kernel, no padding, H and W divisible):
+    every input position lies in exactly one window, so backward *writes* each offset's gradient
+    once, with no zero-filled buffer to add into and no padded copy. ``fast=False`` forces the
+    general path (the tests compare the two).
     """
-    def __init__(self, kernel_size, stride, padding):
-        self.k, self.s, self.p = kernel_size, stride, padding
+    def __init__(self, kernel_size, stride, padding, fast=True):
+        self.k, self.s, self.p, self.allow_fast = kernel_size, stride, padding, fast
 
     def forward(self, x):
         xp = backend.array_module(x)
         (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
         N, C, H, W = self.x_shape = x.shape
         OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-        self.fast = (KH, KW) == (SH, SW) and PH == PW == 0 and H % KH == 0 and W % KW == 0
-        if self.fast:
-            xw = x.reshape(N, C, OH, KH, OW, KW)
-            views = [xw[:, :, :, i, :, j] for i in range(KH) for j in range(KW)]
+        self.tiles = self.allow_fast and (KH, KW) == (SH, SW) and PH == PW == 0 and H % KH == 0 and W % KW == 0
+        if PH or PW:
+            xpad = xp.full((N, C, H + 2 * PH, W + 2 * PW), -xp.inf, dtype=x.dtype)
+            xpad[:, :, PH:PH + H, PW:PW + W] = x
         else:
-            if PH or PW:
-                xpad = xp.full((N, C, H + 2 * PH, W + 2 * PW), -xp.inf, dtype=x.dtype)
-                xpad[:, :, PH:PH + H, PW:PW + W] = x
-            else:
-                xpad = x
-            views = [_window(xpad, i, j, OH, OW, SH, SW) for i in range(KH) for j in range(KW)]
-        y = views[0].copy()
-        self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
-        for k, v in enumerate(views[1:], start=1):
-            bigger = v > y                      # strictly greater: ties keep the first maximum
-            y = xp.maximum(y, v)                # (NaN propagates, as in PyTorch)
-            self.arg[bigger] = k
+            xpad = x
+        y = _window(xpad, 0, 0, OH, OW, SH, SW).copy()
+        arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
+        for k in range(1, KH * KW):
+            v = _window(xpad, k // KW, k % KW, OH, OW, SH, SW)
+            bigger = v > y                      # strictly greater: ties keep the earlier offset
+            xp.maximum(y, v, out=y)             # (NaN propagates, as in PyTorch)
+            # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
+            # which is far cheaper than the masked assignment arg[bigger] = k
+            xp.maximum(arg, bigger * arg.dtype.type(k), out=arg)
         return y
 
     def backward(self, gy):
@@ -54,17 +56,15 @@ class MaxPool2d(Function):
         (KH, KW), (SH, SW), (PH, PW) = self.k, self.s, self.p
         N, C, H, W = self.x_shape
         OH, OW = gy.shape[2:]
-        zero = xp.zeros((), dtype=gy.dtype)
-        if self.fast:
-            gx = xp.empty((N, C, OH, KH, OW, KW), dtype=gy.dtype)
-            for i in range(KH):
-                for j in range(KW):
-                    gx[:, :, :, i, :, j] = xp.where(self.arg == i * KW + j, gy, zero)
-            return gx.reshape(N, C, H, W)
+        if self.tiles:
+            gx = xp.empty((N, C, H, W), dtype=gy.dtype)
+            for k in range(KH * KW):             # offset k of every window gets dy where k won, else 0
+                xp.multiply(gy, self.arg == k, out=_window(gx, k // KW, k % KW, OH, OW, SH, SW))
+            return gx
+        # rows/columns past the last window get no gradient; the +SH-1 keeps every slice in range
         gpad = xp.zeros((N, C, H + 2 * PH + SH - 1, W + 2 * PW + SW - 1), dtype=gy.dtype)
-        for i in range(KH):
-            for j in range(KW):
-                _window(gpad, i, j, OH, OW, SH, SW)[...] += xp.where(self.arg == i * KW + j, gy, zero)
+        for k in range(KH * KW):
+            _window(gpad, k // KW, k % KW, OH, OW, SH, SW)[...] += gy * (self.arg == k)
         return gpad[:, :, PH:PH + H, PW:PW + W]
 
 
