@@ -180,11 +180,21 @@ def test_load_state_dict_not_strict_returns_the_differences():
     np.testing.assert_array_equal(host(net.fc.bias), sd["fc.bias"])
 
 
-def test_load_state_dict_casts_to_the_model_dtype_and_backend():
+def test_load_state_dict_moves_to_the_model_backend_and_never_rounds():
     lin = nn.Linear(2, 2).to("fakecupy")
-    lin.load_state_dict({"weight": np.eye(2), "bias": np.array([1.0, 2.0])})
-    assert lin.weight.backend == "fakecupy" and lin.weight.dtype == np.float32
+    w = np.eye(2) / 3                                           # float64
+    lin.load_state_dict({"weight": w, "bias": np.array([1.0, 2.0], dtype=np.float16)})
+    assert lin.weight.backend == lin.bias.backend == "fakecupy"
+    assert lin.weight.dtype == np.float64                       # more precise than float32: kept
+    assert lin.bias.dtype == np.float32                         # less precise: cast up to the model's
+    np.testing.assert_array_equal(host(lin.weight), w)
     np.testing.assert_array_equal(host(lin.bias), [1, 2])
+    w[0, 0] = 5.0
+    assert host(lin.weight)[0, 0] != 5.0                        # a copy, not the caller's array
+    bn = nn.BatchNorm2d(2)
+    bn.load_state_dict({k: v.numpy().astype(np.float64) for k, v in bn.state_dict().items()})
+    assert bn.num_batches_tracked.dtype == np.int64
+    assert lin.float().weight.dtype == np.float32
 
 
 # --- Sequential ----------------------------------------------------------------------------------

@@ -349,3 +349,24 @@ def test_schedulers_match_torch(kind):
         rs.step()
     np.testing.assert_allclose(lrs, rlrs, rtol=1e-12, atol=1e-15)
     assert_same_weights(ours, ref, rtol=1e-9)
+
+
+def test_trajectory_from_torch_weights_loaded_into_a_default_model():
+    """The plain route: torch's float64 weights loaded into a freshly made (float32) tinynet model
+    keep their precision, so training runs in float64 and follows torch to round-off."""
+    torch.manual_seed(1)
+    ref = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Flatten(), torch.nn.Linear(64, 5)).double()
+    ours = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    assert {p.dtype for p in ours.parameters()} == {np.dtype("float64")}
+    opt = optim.Adam(ours.parameters(), lr=0.01, weight_decay=0.01)
+    ropt = torch.optim.Adam(ref.parameters(), lr=0.01, weight_decay=0.01)
+    for x, t in BATCHES:
+        opt.zero_grad()
+        F.cross_entropy(ours(tn.tensor(x)), tn.tensor(t)).backward()
+        opt.step()
+        ropt.zero_grad()
+        TF.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(t)).backward()
+        ropt.step()
+    assert_same_weights(ours, ref)
