@@ -40,8 +40,8 @@ def _unwrap(x, allow_host=False):
     """Arguments as NumPy sees them: FakeArrays unwrapped, recursively through containers."""
     if isinstance(x, FakeArray):
         return x._a
-    if isinstance(x, np.ndarray):
-        return x if allow_host else _refuse_host(x)
+    if isinstance(x, np.ndarray):      # a host array: copied to the "device", or refused
+        return x.copy() if allow_host else _refuse_host(x)
     if isinstance(x, (list, tuple)):
         return type(x)(_unwrap(v, allow_host) for v in x)
     if isinstance(x, dict):
