@@ -367,3 +367,26 @@ def test_pool_on_a_too_small_image_names_the_layer():
     with pytest.raises(nn.ShapeError, match=r"MaxPool2d at index 4.*\(1, 2, 1, 1\).*smaller than the pooling window"):
         model(tn.zeros(1, 1, 12, 12))
     assert nn.MaxPool2d(2, stride=1)(tn.zeros(1, 1, 4, 4)).shape == (1, 1, 3, 3)
+
+
+def test_init_functions_fill_in_place(backend):
+    tn.manual_seed(0)
+    w = nn.Parameter(tn.zeros(200, 100, 3, 3))                # fan_in 900, fan_out 1800
+    data = w.data
+    for fill, std in [(lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu"), np.sqrt(2 / 900)),
+                      (lambda t: nn.init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), np.sqrt(2 / 1800)),
+                      (lambda t: nn.init.xavier_uniform_(t), np.sqrt(2 / 2700)),
+                      (lambda t: nn.init.xavier_normal_(t, gain=2.0), 2 * np.sqrt(2 / 2700)),
+                      (lambda t: nn.init.normal_(t, 0.0, 0.5), 0.5)]:
+        assert fill(w) is w and w.data is data and w.dtype == np.float32 and w.backend == backend
+        assert host(w).std() == pytest.approx(std, rel=0.01)
+        assert abs(host(w).mean()) < 0.01 * std
+    nn.init.kaiming_uniform_(w, a=np.sqrt(5))                  # the default of Linear and Conv2d
+    assert np.abs(host(w)).max() <= 1 / np.sqrt(900)
+    nn.init.uniform_(w, 2.0, 3.0)
+    assert host(w).min() >= 2.0 and host(w).max() < 3.0
+    assert (host(nn.init.zeros_(w)) == 0).all() and (host(nn.init.constant_(w, 0.25)) == 0.25).all()
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.xavier_uniform_(tn.zeros(5))
+    with pytest.raises(ValueError, match="unsupported nonlinearity"):
+        nn.init.calculate_gain("swish")

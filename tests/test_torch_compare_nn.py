@@ -370,3 +370,19 @@ def test_trajectory_from_torch_weights_loaded_into_a_default_model():
         TF.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(t)).backward()
         ropt.step()
     assert_same_weights(ours, ref)
+
+
+def test_init_gains_and_spreads_are_torchs():
+    for nl, param in [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None),
+                      ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)), ("selu", None), ("conv2d", None)]:
+        assert nn.init.calculate_gain(nl, param) == pytest.approx(torch.nn.init.calculate_gain(nl, param), rel=1e-15)
+    shape = (64, 32, 3, 3)
+    torch.manual_seed(0)
+    tn.manual_seed(0)
+    for name, kwargs in [("kaiming_uniform_", {"a": math.sqrt(5)}), ("kaiming_normal_", {"mode": "fan_out"}),
+                         ("xavier_uniform_", {"gain": 1.5}), ("xavier_normal_", {})]:
+        ours = getattr(nn.init, name)(tn.zeros(shape), **kwargs)
+        theirs = getattr(torch.nn.init, name)(torch.zeros(shape), **kwargs)
+        assert host(ours).std() == pytest.approx(theirs.std().item(), rel=0.03), name
+        if "uniform" in name:
+            assert np.abs(host(ours)).max() == pytest.approx(theirs.abs().max().item(), rel=0.01), name
