@@ -386,3 +386,21 @@ def test_init_gains_and_spreads_are_torchs():
         assert host(ours).std() == pytest.approx(theirs.std().item(), rel=0.03), name
         if "uniform" in name:
             assert np.abs(host(ours)).max() == pytest.approx(theirs.abs().max().item(), rel=0.01), name
+
+
+@pytest.mark.parametrize("kwargs", [dict(momentum=None), dict(track_running_stats=False), dict(affine=False)])
+def test_batchnorm_options_match_torch(kwargs):
+    rng = np.random.default_rng(2)
+    ours, ref = nn.BatchNorm2d(3, **kwargs).double(), torch.nn.BatchNorm2d(3, **kwargs).double()
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    for step in range(3):
+        x = rng.standard_normal((4, 3, 2, 3)) + step
+        close(ours(tensor(x)), ref(tt(x)), rtol=1e-10, atol=1e-12)
+    for k, v in ref.state_dict().items():
+        close(ours.state_dict()[k], v, what=k)
+    x = rng.standard_normal((2, 3, 2, 2))
+    close(ours.eval()(tensor(x)), ref.eval()(tt(x)), rtol=1e-10, atol=1e-12)
+    ours1d, ref1d = nn.BatchNorm1d(3, **kwargs).double(), torch.nn.BatchNorm1d(3, **kwargs).double()
+    for shape in ((5, 3), (4, 3, 6)):
+        x = rng.standard_normal(shape)
+        close(ours1d(tensor(x)), ref1d(tt(x)), rtol=1e-10, atol=1e-12)

@@ -160,28 +160,33 @@ class _BatchNorm(Module):
     """
     _dims = ()   # the accepted input ranks
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.track_running_stats = track_running_stats
         self.weight = Parameter(init.ones((num_features,))) if affine else None
         self.bias = Parameter(init.zeros((num_features,))) if affine else None
-        self.register_buffer("running_mean", init.zeros((num_features,)))
-        self.register_buffer("running_var", init.ones((num_features,)))
-        self.register_buffer("num_batches_tracked", init.zeros((), dtype="int64"))
+        track = track_running_stats
+        self.register_buffer("running_mean", init.zeros((num_features,)) if track else None)
+        self.register_buffer("running_var", init.ones((num_features,)) if track else None)
+        self.register_buffer("num_batches_tracked", init.zeros((), dtype="int64") if track else None)
 
     def forward(self, x):
         if x.ndim not in self._dims or x.shape[1] != self.num_features:
             raise self._shape_error(self._expected, x)
         momentum = self.momentum
-        if self.training:
+        if self.training and self.running_mean is not None:
             self.num_batches_tracked.data += 1
             if momentum is None:                 # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked.item())
+        # without running statistics, the batch's are used in eval mode too
+        use_batch = self.training or self.running_mean is None
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, momentum, self.eps)
+                            use_batch, momentum, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+                + ("" if self.track_running_stats else ", track_running_stats=False"))
 
 
 class BatchNorm1d(_BatchNorm):
