@@ -1,106 +1,103 @@
-"""What freezing buys per training step: the articles' CNN trained fully, with frozen convolutions,
-head-only, and with LoRA, in tinynet (and the same in PyTorch for comparison), in one run.
+"""Fine-tuning cost: a training step of the articles' CNN with every layer trained, against one
+with only the last Linear trained (every other parameter ``requires_grad=False``).
 
-    .venv/bin/python benchmarks/bench_frozen.py [--rounds 8] [--per-round 5] [--batch 64]
+    .venv/bin/python benchmarks/bench_frozen.py [--rounds 8] [--per-round 5]
 
-A step is forward, cross-entropy, backward and an Adam update of the trainable parameters, on
-real MNIST batches. Configurations take turns in rounds (``common.alternate``), so load from the
-other processes on this shared machine hits all of them alike; medians are reported. The claim
-checked (issue 7): training only the head takes at most half the time per step of full training.
-It holds when the frozen layers do no backward work at all: the frozen convolutions and fc1 get
-inputs that need no gradient, so no graph is recorded for them and backward stops at the head.
+A frozen layer whose input needs no gradient is not recorded in the graph at all
+(``Function.__call__`` records only when some input requires grad), so its backward never runs;
+a layer whose input does need a gradient skips only its weight-gradient work
+(``Function.needs_input_grad``). This script checks the first case on the first conv (raw
+images in, frozen weight): its backward must be called zero times. Then it times both set-ups in
+alternating rounds (batch 64, float32, real MNIST batches, Adam) and prints the ratio.
 """
 import argparse
+import datetime
 
-from common import tn, F, nn, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, import_torch, \
-    alternate, summary, machine_note
-from tinynet import finetune
-
-CONFIGS = {   # name -> what is trainable
-    "full": "everything (421,642 parameters)",
-    "convs frozen": "fc1 and the head (402,826)",
-    "head only": "the last Linear (1,290)",
-    "lora r=4": "LoRA A, B on conv1, conv2, fc1 + the head (15,918)",
-}
+from common import (tn, F, np, tinynet_cnn, mnist_batches, blas_threads, alternate, summary,
+                    machine_note)
+from tinynet.ops.conv import Conv2d as ConvFunction
+from tinynet.ops.linear import Linear as LinearFunction
 
 
-def tinynet_setup(name):
-    model = tinynet_cnn()
-    if name == "convs frozen":
-        finetune.freeze(model, ["0", "3"])
-    elif name == "head only":
-        finetune.freeze(model, ["0", "3", "7"])
-    elif name.startswith("lora"):
-        finetune.freeze(model)
-        finetune.apply_lora(model, rank=4, targets=["0", "3", "7"])
-        finetune.unfreeze(model, "9")
-    return model
-
-
-def tinynet_step_fn(model, batches):
-    opt = tn.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+def make_step(model, batches):
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = tn.optim.Adam(params, lr=1e-3)
     state = {"i": 0}
 
     def step():
         x, y = batches[state["i"] % len(batches)]
         state["i"] += 1
         opt.zero_grad()
-        F.cross_entropy(model(tn.Tensor(x)), tn.Tensor(y)).backward()
+        F.cross_entropy(model(tn.Tensor(x)), y).backward()
         opt.step()
     return step
 
 
-def torch_step_fn(torch, model, batches):
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
-    state = {"i": 0}
-
-    def step():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return step
+def head_only(model):
+    """Freeze everything but the last layer (a Linear)."""
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in model[-1].parameters():
+        p.requires_grad = True
+    return model
 
 
-def main(argv=None):
+def count_backward_calls(step):
+    """Calls of Conv2d.backward and Linear.backward during one step, and what each computed."""
+    calls = {"conv": [], "linear": []}
+    originals = ConvFunction.backward, LinearFunction.backward
+
+    def spy(kind, original):
+        def backward(self, gy):
+            grads = original(self, gy)
+            calls[kind].append(tuple(g is not None for g in grads))
+            return grads
+        return backward
+    ConvFunction.backward, LinearFunction.backward = spy("conv", originals[0]), spy("linear", originals[1])
+    try:
+        step()
+    finally:
+        ConvFunction.backward, LinearFunction.backward = originals
+    return calls
+
+
+def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--per-round", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--no-torch", action="store_true")
-    args = ap.parse_args(argv)
+    ap.add_argument("--warmup", type=int, default=3)
+    args = ap.parse_args()
+    print(f"tinynet frozen-layers benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, {machine_note()}, "
+          f"numpy {np.__version__}, BLAS threads {blas_threads()}")
+
+    batches = mnist_batches(64, 20)
     tn.manual_seed(0)
-    batches = mnist_batches(args.batch, 8)
-    runners, trainable = {}, {}
-    for name in CONFIGS:
-        model = tinynet_setup(name)
-        trainable[name] = model.num_parameters(trainable_only=True)
-        runners[f"tinynet {name}"] = tinynet_step_fn(model, batches)
-    torch = None if args.no_torch else import_torch()
-    if torch is not None:
-        torch.set_num_threads(blas_threads() or 1)
-        for name, frozen in (("full", ()), ("head only", ("0", "3", "7"))):
-            model = torch_cnn(torch, tinynet_cnn())
-            for n, p in model.named_parameters():
-                p.requires_grad_(not any(n.startswith(f + ".") for f in frozen))
-            runners[f"torch {name}"] = torch_step_fn(torch, model, batches)
-    print(f"batch {args.batch}, Adam, {args.rounds} rounds × {args.per_round} steps; {machine_note()}; "
-          f"BLAS threads {blas_threads()}" + (f", torch threads {torch.get_num_threads()}" if torch else ""))
-    times = alternate(runners, args.rounds, args.per_round, warmup=2)
-    base = {fw: summary(times[f"{fw} full"])[0] for fw in ("tinynet", "torch") if f"{fw} full" in times}
-    print(f"{'configuration':26s} {'trainable':>10s} {'median ms':>10s} {'min ms':>8s} {'/ full':>7s}")
-    for key, ms in times.items():
-        fw, name = key.split(" ", 1)
-        med, low = summary(ms)
-        count = f"{trainable[name]:,}" if fw == "tinynet" else ""
-        print(f"{key:26s} {count:>10s} {med:10.1f} {low:8.1f} {med / base[fw]:7.2f}")
-    ratio = summary(times["tinynet head only"])[0] / base["tinynet"]
-    verdict = "holds" if ratio <= 0.5 else "does NOT hold"
-    print(f"claim 'head-only step <= 1/2 of a full step' {verdict} for tinynet: ratio {ratio:.2f}")
-    return 0 if ratio <= 0.5 else 1
+    full = tinynet_cnn()
+    tn.manual_seed(0)
+    head = head_only(tinynet_cnn())
+    steps = {"all layers": make_step(full, batches), "last Linear only": make_step(head, batches)}
+
+    # the frozen convs on raw images: not in the graph, so their backward never runs
+    out = head[0](tn.Tensor(batches[0][0]))
+    assert out.grad_fn is None and not out.requires_grad, "frozen first conv was recorded in the graph"
+    for name, step in steps.items():
+        calls = count_backward_calls(step)
+        print(f"{name:>17}: Conv2d.backward calls {len(calls['conv'])}, Linear.backward calls "
+              f"{len(calls['linear'])} (gradients computed for (input, weight, bias): "
+              f"conv {calls['conv']}, linear {calls['linear']})")
+    frozen_calls = count_backward_calls(steps["last Linear only"])
+    if frozen_calls["conv"]:
+        raise SystemExit("FAIL: a frozen conv on an input that needs no gradient ran its backward")
+    print("frozen convs: no backward work at all (not recorded in the graph)")
+
+    times = alternate(steps, args.rounds, args.per_round, args.warmup)
+    print(f"\nTraining step, batch 64, float32, {args.rounds} rounds × {args.per_round} steps each:")
+    for name, ms in times.items():
+        med, best = summary(ms)
+        print(f"  {name:>17}: median {med:6.1f} ms/step, min {best:6.1f} ms/step")
+    (fm, fb), (hm, hb) = summary(times["all layers"]), summary(times["last Linear only"])
+    print(f"  ratio last-Linear-only / all layers: {hm / fm:.2f} (median), {hb / fb:.2f} (min)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
