@@ -297,3 +297,82 @@ def test_lora_fine_tune_moves_only_lora_and_head():
     text = finetune.trainable_summary(model, quiet=True)
     n = finetune.lora_parameter_count(model) + 8 * 3 + 3
     assert f"trainable: {n:,} of" in text
+
+
+# --- the tinynet finetune command -----------------------------------------------------------------
+
+@pytest.fixture
+def pretrained(tmp_path):
+    from tinynet import models, train as training
+    tn.manual_seed(3)
+    model = models.cnn()
+    path = tmp_path / "pre" / "checkpoint.npz"
+    training.save_checkpoint(path, model, None, 1, "cnn", [], {"normalize": "mnist"})
+    return path, model.state_dict()
+
+
+def _run_cli(*argv):
+    from tinynet import cli
+    return cli.main(["finetune", *map(str, argv)])
+
+
+def test_cli_head_method_writes_train_outputs_and_keeps_the_backbone(pretrained, tmp_path):
+    import json
+    from tinynet import train as training
+    path, source = pretrained
+    out = tmp_path / "head"
+    assert _run_cli("--from", path, "--task", "digits5-9", "--method", "head", "--labels-per-class", 3,
+                    "--epochs", 2, "--test-limit", 40, "--seed", 1, "--no-plots", "--out", out) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["trainable_parameters"] == 645 and m["train_images"] == 15 and m["steps"] == 2
+    assert 0 <= m["test_accuracy"] <= 1 and m["report"]["samples"] == 40
+    ckpt = training.load_checkpoint(out / "checkpoint.npz")
+    assert ckpt["extra"]["class_names"] == ["5", "6", "7", "8", "9"] and ckpt["model_name"] == "cnn"
+    for k in ("0.weight", "3.bias", "7.weight"):                   # frozen through the whole command
+        assert np.array_equal(ckpt["model"][k].numpy(), source[k].numpy()), k
+    assert ckpt["model"]["9.weight"].shape == (5, 128)
+
+
+@pytest.mark.slow
+def test_cli_writes_the_plots_of_tinynet_train(pretrained, tmp_path):
+    out = tmp_path / "plots"
+    assert _run_cli("--from", pretrained[0], "--task", "digits5-9", "--method", "head", "--labels-per-class", 2,
+                    "--test-limit", 30, "--out", out) == 0
+    for name in ("checkpoint.npz", "metrics.json", "curves.png", "confusion.png", "misclassified.png", "filters.png"):
+        assert (out / name).is_file(), name
+
+
+def test_cli_lora_saves_merged_plain_layers(pretrained, tmp_path):
+    import json
+    from tinynet import models, train as training
+    path, source = pretrained
+    out = tmp_path / "lora"
+    assert _run_cli("--from", path, "--task", "digits5-9", "--method", "lora", "--rank", 2, "--labels-per-class",
+                    2, "--epochs", 1, "--test-limit", 20, "--no-plots", "--out", out) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["lora_parameters"] == 2 * ((9 + 32) + (288 + 64) + (3136 + 128))
+    assert m["trainable_parameters"] == m["lora_parameters"] + 645
+    ckpt = training.load_checkpoint(out / "checkpoint.npz")
+    model = models.cnn()
+    finetune.replace_head(model, 5)
+    model.load_state_dict(ckpt["model"])                           # plain keys: 0.weight, …, no lora_A
+    assert not np.array_equal(ckpt["model"]["7.weight"].numpy(), source["7.weight"].numpy())   # update merged
+
+
+def test_cli_errors(pretrained, tmp_path, capsys):
+    path, _ = pretrained
+    assert _run_cli("--task", "digits5-9", "--method", "full", "--out", tmp_path / "x") == 2
+    assert "give it with --from CKPT" in capsys.readouterr().err
+    assert _run_cli("--from", path, "--task", "digits5-9", "--method", "full", "--labels-per-class", 6000,
+                    "--out", tmp_path / "x") == 2
+    assert "class 0 has only" in capsys.readouterr().err
+    assert _run_cli("--from", tmp_path / "missing.npz", "--task", "digits5-9", "--method", "head") == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_labels_per_class_is_seeded_and_balanced():
+    from tinynet.cli_finetune import labels_per_class
+    labels = np.repeat(np.arange(3), 50)
+    a, b, c = (labels_per_class(labels, 4, s) for s in (0, 0, 1))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.bincount(labels[a]).tolist() == [4, 4, 4]

@@ -65,9 +65,10 @@ def labels_per_class(labels, k, seed):
     return np.sort(np.concatenate(chosen))
 
 
-def task_data(task, k=None, seed=0, normalize=None, data_dir=None):
+def task_data(task, k=None, seed=0, normalize=None, data_dir=None, test_limit=None):
     """``(train, test)`` TensorDatasets of ``task`` with labels renumbered 0…C-1; ``k`` labels
-    per class in train (None: all). Images become float32 in [0, 1], then ``normalize``."""
+    per class in train (None: all); the first ``test_limit`` test images (None: all).
+    Images become float32 in [0, 1], then ``normalize``."""
     np = backend.get_module("numpy")
     dataset, keep, _ = TASKS[task]
     out = []
@@ -78,6 +79,8 @@ def task_data(task, k=None, seed=0, normalize=None, data_dir=None):
         if split == "train":
             idx = labels_per_class(labels, k, seed)
             images, labels = images[idx], labels[idx]
+        elif test_limit is not None:
+            images, labels = images[:test_limit], labels[:test_limit]
         out.append(data.TensorDataset(images[:, None], labels, transform=data.Compose([data.ToFloat(), normalize])))
     return tuple(out)
 
@@ -111,6 +114,8 @@ def finetune_arguments(p):
     p.add_argument("--model", choices=list(models.MODELS), help="for scratch without --from (default cnn)")
     p.add_argument("--eval-every", type=positive_int, metavar="N",
                    help="also evaluate the test set every N epochs (default: only after the last)")
+    p.add_argument("--test-limit", type=positive_int, metavar="N",
+                   help="evaluate on the first N test images only (for quick runs; default: all)")
     p.add_argument("--data-dir", help="where Fashion-MNIST is (default: $TINYNET_DATA, then the search path)")
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     p.add_argument("--seed", type=int, default=0, help="seed for the labelled subset, weights and shuffling")
@@ -149,7 +154,7 @@ def _run(args):
     name, normalize_name, state = _source(args)
     try:
         train_set, test_set = task_data(args.task, args.labels_per_class, args.seed,
-                                        make_normalize(normalize_name), args.data_dir)
+                                        make_normalize(normalize_name), args.data_dir, args.test_limit)
     except (FileNotFoundError, ValueError) as e:
         raise CLIError(str(e)) from None
     names = class_names(args.task)
