@@ -128,3 +128,9 @@ def test_command_line_exit_codes(tmp_path):
     unknown.write_text("EXERCISE = 'nope'\n")
     r = run(unknown)
     assert r.returncode == 1 and "expected one of" in r.stdout
+
+
+def test_tinynet_check_subcommand():
+    from tinynet.cli import main as cli_main
+    assert cli_main(["check", str(SOLUTIONS[0])]) == 0
+    assert cli_main(["check", str(STUBS[0])]) == 1

@@ -344,6 +344,18 @@ register("finetune", "fine-tune a checkpoint for a new task (digits 5-9, Fashion
          finetune_arguments, run_finetune)
 
 
+def check_arguments(p):
+    p.add_argument("file", help="an exercise file, e.g. lessons/exercises/ex03_softmax_ce.py (or your copy)")
+
+
+def run_check(args):
+    from . import check
+    return check.main([args.file])
+
+
+register("check", "grade an exercise file: PASS/FAIL for each part, with hints", check_arguments, run_check)
+
+
 def build_parser():
     parser = _Parser(prog="tinynet", description="Train and use the tinynet MNIST models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
