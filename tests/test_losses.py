@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinynet as tn
 import tinynet.functional as F
+from tinynet import backend as B
 from strategies import arrays, host, tensor
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -180,3 +181,17 @@ def test_cross_entropy_refuses_bad_input_and_arguments():
         F.mse_loss(tn.randn(2), tn.randn(2), reduction="avg")
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
         F.mse_loss(tn.randn(2, 3), tn.randn(3, 2))
+
+
+def test_targets_move_to_the_logits_backend(backend):
+    """Labels usually come from the host (a NumPy batch); logits may live on another backend."""
+    z = tn.randn(4, 3, requires_grad=True)
+    loss = F.cross_entropy(z, np.array([0, 1, 2, 1], dtype=np.uint8))
+    loss.backward()
+    assert loss.backend == backend and B.backend_name(z.grad) == backend
+    assert F.nll_loss(F.log_softmax(z, axis=1), [0, 1, 2, 1]).backend == backend
+
+
+def test_cross_entropy_accepts_a_plain_array_of_logits():
+    z = np.array([[0.0, 0.0], [1.0, 0.0]])
+    assert F.cross_entropy(z, [0, 0]).item() == pytest.approx((math.log(2) + math.log(1 + math.exp(-1))) / 2)

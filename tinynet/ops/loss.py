@@ -70,11 +70,22 @@ class CrossEntropy(Function):
         return g * gy[:, None]
 
 
-def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy of logits ``input`` (N, C) against class indices ``target`` (N,)."""
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _target_array(target, like):
+    """Class indices as an array on the backend of ``like`` (from a Tensor, an array or a list)."""
     t = target.data if isinstance(target, Tensor) else target
     if not backend.is_array(t):
-        t = backend.array_module(input.data).asarray(t)
+        t = backend.get_module("numpy").asarray(t)
+    return backend.to_backend(t, backend.backend_name(like))
+
+
+def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits ``input`` (N, C) against class indices ``target`` (N,)."""
+    input = _as_tensor(input)
+    t = _target_array(target, input.data)
     _check_targets(input.data, t, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -103,9 +114,8 @@ class NLLLoss(Function):
 
 def nll_loss(input, target, reduction="mean"):
     """``input`` holds log-probabilities (N, C), e.g. from ``log_softmax``; ``target`` (N,)."""
-    t = target.data if isinstance(target, Tensor) else target
-    if not backend.is_array(t):
-        t = backend.array_module(input.data).asarray(t)
+    input = _as_tensor(input)
+    t = _target_array(target, input.data)
     _check_targets(input.data, t, "nll_loss")
     _check_reduction(reduction)
     return NLLLoss(t, reduction)(input)
