@@ -34,12 +34,20 @@ class Adam(Optimizer):
             g = g + wd * p.data
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - b1) * (g - m)                  # = β₁ m + (1 − β₁) g, written as PyTorch's lerp
+        # The same arithmetic as the formulas above, in place, with two scratch arrays.
+        tmp = g - m
+        tmp *= 1 - b1
+        m += tmp                                 # m + (1 − β₁)(g − m) = β₁ m + (1 − β₁) g (PyTorch's lerp)
         v *= b2
-        v += (1 - b2) * (g * g)
-        step_size = lr / (1 - b1 ** t)
-        denom = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
-        p.data -= step_size * (m / denom)
+        sq = g * g
+        sq *= 1 - b2
+        v += sq                                  # β₂ v + (1 − β₂) g²
+        denom = xp.sqrt(v, out=sq)
+        denom /= math.sqrt(1 - b2 ** t)
+        denom += eps                             # √v / √(1 − β₂ᵗ) + ε
+        update = xp.divide(m, denom, out=tmp)
+        update *= lr / (1 - b1 ** t)
+        p.data -= update
 
 
 class AdamW(Adam):

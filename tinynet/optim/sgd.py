@@ -30,7 +30,7 @@ class SGD(Optimizer):
             else:
                 b = state["momentum_buffer"]
                 b *= mu
-                b += (1 - group["dampening"]) * g
+                b += (1 - group["dampening"]) * g if group["dampening"] else g
             b = state["momentum_buffer"]
             g = g + mu * b if group["nesterov"] else b
         p.data -= group["lr"] * g
