@@ -1,0 +1,310 @@
+# %% [markdown]
+# # Lesson 06 · The articles' models: shapes and parameter counts
+# The five articles use four CNNs (see `tinynet.models`): a LeNet-style net (000, 003 §3.2),
+# the padded 32/64 CNN (003 §5.2, 004 §5.2), article 001's `CNNModel` and article 002's Keras
+# model. We trace an image through each, count the weights by hand and by the engine, and
+# find the bug in article 001's model.
+
+# %%
+import numpy as np
+
+from _common import lesson, say, check, claim, savefig, finish
+import tinynet as tn
+import tinynet.nn as nn
+from tinynet import models
+from data_tools.mnist import load_mnist
+
+args = lesson(6, "The articles' models: shapes and parameter counts")
+tn.manual_seed(0)
+zoo = {name: models.build(name) for name in ("lenet", "cnn", "cnn_dropout", "keras_cnn", "mlp")}
+
+# %% [markdown]
+# ## 1. Shape traces and parameter counts
+
+# %%
+say("""
+    1. Each model's layers with the shape of one image after each, and the weights per layer.
+       By hand: a conv layer has C_out·C_in·k² + C_out weights, a linear layer in·out + out.
+""")
+
+
+def by_hand(model):
+    total = 0
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            (k, _), ci, co = layer.kernel_size, layer.in_channels, layer.out_channels
+            total += co * ci * k * k + co
+        elif isinstance(layer, nn.Linear):
+            total += layer.in_features * layer.out_features + layer.out_features
+    return total
+
+
+counts = {}
+for name, model in zoo.items():
+    print(models.format_summary(model, name))
+    counts[name] = model.num_parameters()
+    check(f"{name}: the engine's count equals the formula", counts[name] == by_hand(model), f"{counts[name]:,}")
+    print()
+
+
+def trace(model):
+    return [(layer, shape) for _, layer, shape, _ in models.summary(model)]
+
+
+@claim("A38", "003", "M-A: conv(1,10,5), conv(10,20,5), view(-1, 320), fc1 320→50")
+def _():
+    shapes = [s for _, s in trace(zoo["lenet"])]
+    flat = shapes[6][0]
+    ok = flat == 320 and counts["lenet"] == 21840
+    return "correct" if ok else "wrong", (f"28→{shapes[0][1]}→{shapes[1][1]}→{shapes[3][1]}→{shapes[4][1]}, "
+                                          f"20·4·4 = {flat}; {counts['lenet']:,} parameters")
+
+
+@claim("A40", "002", "Keras M-B: Conv32 → pool → Conv64 → pool → Flatten → 128 → 10")
+def _():
+    s = [shape for _, shape in trace(zoo["keras_cnn"])]
+    ok = s[5] == (64, 5, 5) and counts["keras_cnn"] == 225034
+    return "correct" if ok else "wrong", (f"runs: 26→{s[2][1]}→{s[3][1]}→{s[5][1]} (11//2 = 5 drops row and column 10) → "
+                       f"{s[6][0]:,} → 128 → 10; {counts['keras_cnn']:,} parameters")
+
+
+@claim("A42", "003", "M-D: padded convs, view(-1, 64·7·7), fc1 3136→128")
+def _():
+    s = [shape for _, shape in trace(zoo["cnn"])]
+    fc1 = zoo["cnn"][7].num_parameters()
+    return ("correct" if s[6] == (3136,) and counts["cnn"] == 421642 else "wrong",
+            f"28→28→14→14→7, 64·7·7 = {s[6][0]:,}; {counts['cnn']:,} parameters, {fc1 / counts['cnn']:.1%} of them in fc1")
+
+
+# %% [markdown]
+# ## 2. Pooling 11×11 drops a row and a column
+
+# %%
+say("""
+    2. In the unpadded models the second conv gives 11×11; a 2×2 pool gives ⌊11/2⌋ = 5, so row
+       and column 10 are never looked at. Changing them changes nothing downstream.
+""")
+m = np.random.default_rng(0).standard_normal((1, 1, 11, 11))
+m2 = m.copy()
+m2[..., 10, :] += 100
+m2[..., :, 10] -= 100
+pool = nn.MaxPool2d(2)
+same = np.array_equal(pool(tn.tensor(m)).numpy(), pool(tn.tensor(m2)).numpy())
+check("max_pool2d(11×11) is 5×5 and ignores row 10 and column 10", same and pool(tn.tensor(m)).shape[2:] == (5, 5))
+
+# %% [markdown]
+# ## 3. Article 001's model as written
+
+# %%
+say("""
+    3. Article 001's CNNModel: Conv2d(1, 32, 3) and Conv2d(32, 64, 3) without padding, then
+       x.view(-1, 64*7*7) into fc1 = Linear(3136, 128). We build exactly that and feed it a batch of
+       100 (its batch size).
+""")
+
+
+class CNNModel001(nn.Module):
+    """Article 001 §5.2, line for line (the flatten size is its bug)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 32, 3), nn.Conv2d(32, 64, 3)
+        self.fc1, self.fc2 = nn.Linear(64 * 7 * 7, 128), nn.Linear(128, 10)
+        self.dropout, self.relu, self.maxpool = nn.Dropout(0.5), nn.ReLU(), nn.MaxPool2d(2)
+
+    def features(self, x):
+        x = self.maxpool(self.relu(self.conv1(x)))
+        return self.maxpool(self.relu(self.conv2(x)))
+
+    def forward(self, x):
+        x = self.features(x).view(-1, 64 * 7 * 7)
+        return self.fc2(self.dropout(self.relu(self.fc1(x))))
+
+
+images, labels = load_mnist("test")
+net001 = CNNModel001()
+batch = tn.tensor(images[:100, None].astype(np.float32) / 255)
+feat = net001.features(batch)
+print(f"  features of 100 images: {feat.shape} = {feat.size:,} numbers; 160,000 / 3136 = {feat.size / 3136:.2f}")
+try:
+    net001(batch)
+    error = "no error"
+except Exception as e:             # tinynet's reshape refuses, as PyTorch's view does
+    error = f"{type(e).__name__}: {e}"
+print(f"  model(batch of 100) → {error}")
+check("the article's model fails on a batch of 100", error != "no error")
+feat49 = net001.features(batch[:49])
+mixed = feat49.view(-1, 3136)
+print(f"  a batch of 49 gives {feat49.size:,} = {mixed.shape[0]} × 3136 numbers: view succeeds silently, "
+      f"and row 1 holds the end of image 0 and the start of image 1")
+check("with 49 images the view 'works' but each of the 25 rows mixes 1.96 images", mixed.shape == (25, 3136))
+declared = CNNModel001().num_parameters()
+
+
+@claim("A41", "001", "M-C: Conv2d(1,32,3), Conv2d(32,64,3), fc1 = Linear(64·7·7, 128), view(-1, 64·7·7)")
+def _():
+    return "wrong", (f"without padding one image gives 64×5×5 = 1,600 features, not 3,136: batch 100 → "
+                     f"{feat.size:,}/3136 = {feat.size / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
+                     f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
+
+
+say("""
+    The fix tinynet.models.cnn_dropout uses: fc1 = Linear(1600, 128) (the size the layers really
+    produce). Adding padding=1 instead would give the padded CNN of articles 003/004.
+""")
+out = zoo["cnn_dropout"].eval()(batch)
+check("the fixed model runs on the batch of 100", out.shape == (100, 10), f"logits {out.shape}")
+
+# %% [markdown]
+# ## 4. The articles' descriptions of their models
+
+# %%
+say("""
+    4. Article 004 §4.3's toy example: 28×28 → 3×3 conv (one filter) → 26×26 → pool 13×13 → flatten
+       169 → 10 classes. Article 003 says fully connected layers map "low-dimensional features
+       to a high-dimensional space". The articles also list their models' layers in words.
+""")
+toy = nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(169, 10))
+toy32 = nn.Sequential(nn.Conv2d(1, 32, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 13 * 13, 10))
+print(f"  one filter: {toy.num_parameters():,} parameters; 32 filters: flatten {32 * 13 * 13:,}, "
+      f"{toy32.num_parameters():,} parameters; the article's own code flattens 3,136 into 128 units")
+check("the toy net runs: (2, 1, 28, 28) → (2, 10)", toy(tn.tensor(np.zeros((2, 1, 28, 28), np.float32))).shape == (2, 10))
+
+
+@claim("A45", "004", "the FC layer flattens the 13×13 map into a 10-neuron classifier")
+def _():
+    return "ambiguous", (f"true for a one-filter toy net (169 → 10, {toy.num_parameters():,} parameters); with 32 "
+                         f"filters it is {32 * 13 * 13:,} → 10; the article's code flattens 3,136 → 128 → 10")
+
+
+linears = [(name, layer.in_features, layer.out_features) for name, model in zoo.items() if name != "mlp"
+           for layer in model if isinstance(layer, nn.Linear)]
+print("  every Linear layer (in → out): " + ", ".join(f"{n} {i}→{o}" for n, i, o in linears))
+check("every fully connected layer maps to fewer dimensions", all(i > o for _, i, o in linears))
+
+
+@claim("A46", "003", "fully connected layers map low-dimensional features to a high-dimensional space")
+def _():
+    up = [(n, i, o) for n, i, o in linears if o > i]
+    return ("correct" if up else "wrong",
+            "every FC layer in the articles' models reduces: " + ", ".join(f"{i}→{o}" for _, i, o in linears))
+
+
+def kinds(model):
+    names = [type(layer).__name__ for layer in model]
+    return {k: names.count(k) for k in ("Conv2d", "MaxPool2d", "Linear", "Dropout")}
+
+
+k_cnn, k_001 = kinds(zoo["cnn"]), kinds(zoo["cnn_dropout"])
+print(f"  padded CNN: {k_cnn};  article 001's model: {k_001}")
+
+
+@claim("A47", "003", "two conv, two pool, one FC and one output layer (003); two FC (004); +dropout (001)")
+def _():
+    ok = k_cnn == {"Conv2d": 2, "MaxPool2d": 2, "Linear": 2, "Dropout": 0} and k_001["Dropout"] == 1
+    return "correct" if ok else "wrong", f"modules counted: padded CNN {k_cnn}; 001's model adds Dropout ×{k_001['Dropout']}"
+
+
+# %% [markdown]
+# ## 5. "Large models"
+
+# %%
+say("""
+    5. Article 004 defines large models as having "millions to billions of parameters"; article 000
+       calls them language models; 002 lists CNNs, RNNs and Transformers as large models.
+""")
+for name in ("lenet", "keras_cnn", "cnn"):
+    print(f"  {name:10s} {counts[name]:>9,} parameters  ({counts[name] / 1e6:.3f} million)")
+check("every article model is below one million parameters", max(counts.values()) < 1_000_000)
+
+
+@claim("A48", "004", "large models have millions to billions of parameters")
+def _():
+    return "ambiguous", (f"a definition, not a fact; by it none of the articles' models is large: "
+                         f"{counts['lenet']:,} / {counts['keras_cnn']:,} / {counts['cnn']:,} parameters, all < 1 M")
+
+
+@claim("A85", "000", "a large model is a deep-learning language model / CNNs, RNNs, Transformers are large models")
+def _():
+    return "ambiguous", (f"'large' is about scale, not modality: the same series calls CNNs of "
+                         f"{counts['lenet']:,}–{counts['cnn']:,} parameters 'large models' while 000 says language models")
+
+
+# %% [markdown]
+# ## 6. The channel axis, and half precision
+
+# %%
+say("""
+    6. Article 002 feeds x_train of shape (60000, 28, 28) to Conv2D(input_shape=(28, 28, 1)) without
+       adding the channel axis. tinynet (like PyTorch) wants (N, C, H, W) and says so.
+""")
+conv = nn.Conv2d(1, 32, 3)
+try:
+    conv(tn.tensor(np.zeros((4, 28, 28), np.float32)))
+    no_channel = "accepted"
+except Exception as e:
+    no_channel = f"{type(e).__name__}: {e}"
+print(f"  Conv2d on (4, 28, 28) → {no_channel}")
+ok_shape = conv(tn.tensor(np.zeros((4, 1, 28, 28), np.float32))).shape
+check("(N, 28, 28) is refused with a message naming the expected shape; (N, 1, 28, 28) works",
+      no_channel != "accepted" and ok_shape == (4, 32, 26, 26), f"{ok_shape}")
+
+
+@claim("A62", "002", "x_train (60000, 28, 28) fed to Conv2D(input_shape=(28,28,1)) without reshape")
+def _():
+    return "ambiguous", ("depends on the Keras version (recent ones add the missing axis, older ones raise); "
+                         f"tinynet refuses (N, 28, 28): {no_channel.split(':')[0]}; x[..., None] / x[:, None] is the safe form. "
+                         "The listing is cut off at validation_split")
+
+
+say("""
+    Article 003 recommends mixed precision "to reduce computational cost". Half precision
+    (float16) halves the memory of weights and activations; how much does it change the output?
+""")
+x32 = tn.tensor(images[:256, None].astype(np.float32) / 255)
+model32 = zoo["cnn"].eval()
+bytes32 = sum(p.data.nbytes for p in model32.parameters())
+logits32 = model32(x32).numpy()
+model16 = models.cnn()
+model16.load_state_dict(model32.state_dict())
+for p in model16.parameters():
+    p.data = p.data.astype(np.float16)
+act32 = model32[0](x32).data.nbytes
+logits16 = model16(tn.tensor(x32.numpy().astype(np.float16))).numpy().astype(np.float32)
+rel = np.abs(logits16 - logits32).max() / np.abs(logits32).max()
+agree = (logits16.argmax(1) == logits32.argmax(1)).mean()
+print(f"  weights: {bytes32 / 1e6:.2f} MB in float32, {sum(p.data.nbytes for p in model16.parameters()) / 1e6:.2f} MB in float16; "
+      f"first activation {act32 / 1e6:.1f} MB → {act32 / 2e6:.1f} MB")
+print(f"  largest logit difference {rel:.1e} of the logit range; same predicted class for {agree:.1%} of 256 images")
+check("float16 halves the memory and keeps the predictions", agree > 0.98)
+
+
+@claim("A87", "003", "mixed-precision training reduces compute cost")
+def _():
+    return "correct", (f"float16 halves memory (cnn weights {bytes32 / 1e6:.2f} → {bytes32 / 2e6:.2f} MB) with logits within "
+                       f"{rel:.0e} (relative) and {agree:.0%} identical predictions; speed gains need hardware support (not measured on this CPU)")
+
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, ax = plt.subplots(figsize=(8, 3.2))
+for k, name in enumerate(("lenet", "keras_cnn", "cnn")):
+    rows = [(layer, p) for _, layer, _, p in models.summary(zoo[name]) if p]
+    ax.barh([f"{name}: {layer}" for layer, _ in rows], [p for _, p in rows], color=f"C{k}")
+ax.set_xscale("log"), ax.set_xlabel("parameters (log scale)"), ax.invert_yaxis()
+ax.set_title("where the weights are: the first fully connected layer dominates")
+savefig(fig, "parameters_per_layer")
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.2))
+axes[0].imshow(feat49.numpy().reshape(49, 1600)[:6], aspect="auto", cmap="viridis")
+axes[0].set_title("6 images × 1600 features (correct)", fontsize=9)
+owner = np.repeat(np.arange(49), 1600).reshape(25, 3136)
+axes[1].imshow(owner[:6], aspect="auto", cmap="tab20")
+axes[1].set_title("view(-1, 3136): which image each value of rows 0–5 comes from", fontsize=9)
+for a in axes:
+    a.set_yticks([])
+savefig(fig, "view_mixes_images")
+
+# %%
+finish()
