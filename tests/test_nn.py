@@ -238,7 +238,7 @@ def test_article_001_flatten_size_bug_names_the_layer_and_both_sizes():
     assert "Linear" in msg and "index 7" in msg
     assert "3136" in msg and "1600" in msg
     assert "Linear(1600, 128)" in msg                   # and what to write instead
-    assert isinstance(e.value, ValueError)
+    assert isinstance(e.value, ValueError) and isinstance(e.value, RuntimeError)   # RuntimeError as in PyTorch
 
 
 def test_conv_channel_mismatch_names_the_layer_and_both_counts():

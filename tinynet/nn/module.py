@@ -13,8 +13,11 @@ from ..tensor import Tensor
 __all__ = ["Parameter", "Module", "ShapeError", "StateDictError"]
 
 
-class ShapeError(ValueError):
-    """A layer was given an input of the wrong shape."""
+class ShapeError(ValueError, RuntimeError):
+    """A layer was given an input of the wrong shape (or a state dict a wrongly shaped array).
+
+    A ``ValueError``; also a ``RuntimeError``, which is what PyTorch raises for the same mistakes.
+    """
 
 
 class StateDictError(RuntimeError, KeyError):
