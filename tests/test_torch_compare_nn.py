@@ -404,3 +404,16 @@ def test_batchnorm_options_match_torch(kwargs):
     for shape in ((5, 3), (4, 3, 6)):
         x = rng.standard_normal(shape)
         close(ours1d(tensor(x)), ref1d(tt(x)), rtol=1e-10, atol=1e-12)
+
+
+def test_loading_float32_torch_weights_into_a_default_model():
+    """The everyday route, float32 throughout: same outputs to float32 round-off, dtypes kept."""
+    torch.manual_seed(3)
+    ref = torch_model().eval()
+    model = tiny_model().eval()
+    model.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
+    assert {p.dtype for p in model.parameters()} == {np.dtype("float32")}
+    x = np.random.default_rng(3).standard_normal((4, 1, 10, 10)).astype(np.float32)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(host(model(tn.tensor(x))), expected, rtol=1e-5, atol=1e-6)
