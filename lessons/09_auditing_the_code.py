@@ -1,0 +1,270 @@
+# %% [markdown]
+# # Lesson 09 · Reading the articles' code like a reviewer
+# The articles print code and "run results". Before training anything, we read the code the way
+# Python would: parse it, look for names that are never defined, count what its loops and print
+# statements would do, and compare with the logs the articles show. The listings are copied
+# verbatim in `lessons/article_code/` (see its README).
+
+# %%
+import ast
+import builtins
+import math
+import re
+
+from _common import ROOT, lesson, say, check, claim, savefig, finish
+from tinynet import data
+
+args = lesson(9, "Reading the articles' code like a reviewer")
+CODE = ROOT / "lessons" / "article_code"
+
+
+def listing(*names):
+    return "\n".join((CODE / n).read_text() for n in names)
+
+
+def undefined_names(source):
+    """Names read somewhere but bound nowhere (a flow-insensitive scan: enough for these listings)."""
+    bound, used = set(dir(builtins)), {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                used.setdefault(node.id, node.lineno)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return {name: line for name, line in used.items() if name not in bound}
+
+
+# %% [markdown]
+# ## 1. Does it even parse?
+
+# %%
+say("""
+    1. Python's own parser (ast.parse) on every listing, and a scan for names used but never defined.
+""")
+listings = {"000 §5": ["000_L94-111.py.txt"], "001 §5.2": ["001_L191-282.py.txt"],
+            "002 §5.1–5.3": ["002_L116-129.py.txt", "002_L135-150.py.txt", "002_L156-157.py.txt"],
+            "003 §3.2 (four snippets)": ["003_L71-82.py.txt", "003_L88-104.py.txt", "003_L110-128.py.txt", "003_L134-144.py.txt"],
+            "003 §5.2": ["003_L265-333.py.txt"], "004 §5.2": ["004_L134-202.py.txt"]}
+report = {}
+for name, files in listings.items():
+    source = listing(*files)
+    try:
+        report[name] = ("parses", undefined_names(source))
+    except SyntaxError as e:
+        report[name] = (f"SyntaxError: {e.msg} (line {e.lineno})", {})
+    status, missing = report[name]
+    print(f"  {name:26s} {status:45s} undefined: {', '.join(f'{k} (line {v})' for k, v in missing.items()) or '—'}")
+
+
+@claim("A49", "000", "'example code for MNIST classification in PyTorch'")
+def _():
+    status = report["000 §5"][0]
+    return ("wrong" if status.startswith("SyntaxError") else "correct",
+            f"{status}: the listing stops inside forward() (article ends mid-expression); no training loop, no result")
+
+
+@claim("A50", "001", "images = images.to(device)")
+def _():
+    missing = report["001 §5.2"][1]
+    return ("wrong" if "device" in missing else "correct",
+            f"'device' is used (line {missing.get('device')}) and never defined: NameError on the first batch, before the "
+            "view() error of lesson 06 is reached")
+
+
+@claim("A55", "003", "for i, data in enumerate(train_loader, 0) (§3.2.3)")
+def _():
+    missing = report["003 §3.2 (four snippets)"][1]
+    return "wrong" if "train_loader" in missing else "correct", (
+        f"the §3.2 snippets never define train_loader (nor test_loader): undefined {sorted(missing)}")
+
+
+say("""
+    `import torch.nn as nn` binds the name nn only. The same holds for any package; with the
+    standard library: after `import os.path as p`, is the name `os` defined?
+""")
+namespace = {}
+exec("import os.path as p", namespace)
+check("'import a.b as c' binds c, not a", "p" in namespace and "os" not in namespace)
+
+
+@claim("A56", "003", "with torch.no_grad(): after only 'import torch.nn as nn' (§3.2)")
+def _():
+    missing = report["003 §3.2 (four snippets)"][1]
+    return "wrong" if "torch" in missing else "correct", (
+        f"'torch' is never bound in §3.2 (line {missing.get('torch')} of the joined snippets): NameError; "
+        "'import torch.nn as nn' binds only nn")
+
+
+@claim("A60", "003", "the complete §5.2 listing")
+def _():
+    status, missing = report["003 §5.2"]
+    ok = status == "parses" and not missing
+    return "correct" if ok else "wrong", (f"{status}, no undefined names; lesson 10 runs its tinynet port; "
+                                          "only its printed log is wrong (A57–A59)")
+
+
+# %% [markdown]
+# ## 2. What the loops would do
+
+# %%
+say("""
+    2. The loops' counters, from the real batch counts: tinynet's DataLoader over the 60,000
+       training images with each article's batch size (the last batch is partial, as in PyTorch).
+""")
+train = data.mnist("train")
+batches = {b: len(data.DataLoader(train, batch_size=b)) for b in (64, 100, 128)}
+for b, k in batches.items():
+    print(f"  batch {b:3d}: {k} batches per epoch (⌈60000/{b}⌉ = {math.ceil(60000 / b)}), last batch {60000 - (k - 1) * b} images")
+check("batch counts are ⌈60000 / B⌉", all(k == math.ceil(60000 / b) for b, k in batches.items()))
+
+tree = ast.parse(listing("001_L191-282.py.txt"))
+loops = [n for n in ast.walk(tree) if isinstance(n, ast.For)]
+outer, inner = loops[0], loops[1]
+print(f"  article 001, outer loop: for {ast.unparse(outer.target)} in {ast.unparse(outer.iter)};  "
+      f"inner loop: for {ast.unparse(inner.target)} in {ast.unparse(inner.iter)}")
+inner_body = [ast.unparse(s).split("(")[0] for s in inner.body]
+prints_001 = sum((i + 1) % 100 == 0 for i in range(batches[100]))
+check("001: the outer loop runs over epochs (10), the inner over batches (600 per epoch)",
+      "num_epochs" in ast.unparse(outer.iter) and "train_loader" in ast.unparse(inner.iter))
+
+
+@claim("A52", "001", "outer loop over batches, inner loop does forward/backward/update")
+def _():
+    return "wrong" if "num_epochs" in ast.unparse(outer.iter) else "correct", (f"outer: {ast.unparse(outer.iter)} = 10 epochs; inner: {ast.unparse(inner.iter)} = {batches[100]} batches "
+                     "per epoch; forward, backward and step all run in every inner iteration")
+
+
+@claim("A53", "001", "prints the training loss every 100 batches")
+def _():
+    return ("correct" if prints_001 == batches[100] // 100 else "wrong",
+            f"(i+1) % 100 == 0 fires {prints_001} times per epoch of {batches[100]} batches, at steps 100…600 — never 900")
+
+
+prints_003 = sum(i % 2000 == 1999 for i in range(batches[64]))
+log = (CODE / "003_L349-550.log.txt").read_text()
+epochs_in_log = sorted({int(m) for m in re.findall(r"^\[(\d+),", log, re.M)})
+print(f"  article 003: `if i % 2000 == 1999` with {batches[64]} batches per epoch fires {prints_003} times; "
+      f"its log shows {len(epochs_in_log)} epochs ({epochs_in_log[0]}…{epochs_in_log[-1]}) for range(2)")
+
+
+@claim("A57", "003", "if i % 2000 == 1999: print(...) with batch_size=64")
+def _():
+    return "wrong" if prints_003 == 0 else "correct", (
+        f"an epoch has {batches[64]} batches < 2000: the condition never holds, {prints_003} lines are printed")
+
+
+@claim("A58", "003", "log: 'Epoch 1/2, loss: 0.677', then '[1, 2000] loss: 0.028' … '[200, 2000] loss: 0.003'")
+def _():
+    fmt_in_code = "Epoch" in listing("003_L265-333.py.txt")
+    return "wrong", (f"range(2) gives epochs 1–2 but the log lists {len(epochs_in_log)} ({epochs_in_log[0]}–{epochs_in_log[-1]}); "
+                     f"the code would print {prints_003} progress lines; no print statement has the 'Epoch 1/2' format "
+                     f"({'found' if fmt_in_code else 'not found'} in the code)")
+
+
+printed = "Accuracy of the network on the 10000 test images: %d %%" % (100 * 9803 / 10000)
+print(f"  article 003's final print, for 9,803 correct: {printed!r}")
+
+
+@claim("A59", "003", "print('…: %d %%' % (100 * correct / total)) shows '98.0 %'")
+def _():
+    return ("wrong" if "98.0" not in printed else "correct",
+            f"%d truncates: 98.03 prints as {printed.split(': ')[1]!r}; '98.0 %' cannot come from this line")
+
+
+# %% [markdown]
+# ## 3. What the code does not contain
+
+# %%
+say("""
+    3. All five articles are titled "…development and fine-tuning". We search every listing for
+       what fine-tuning needs (loading weights, freezing), and for a validation split.
+""")
+everything = listing(*sorted(p.name for p in CODE.glob("*.py.txt")))
+words = ["requires_grad", "load_state_dict", "state_dict", "trainable", "freeze", "冻结", "pretrained", "torch.load"]
+hits = {w: everything.count(w) for w in words}
+print("  " + ", ".join(f"{w}: {k}" for w, k in hits.items()))
+splits = {w: everything.count(w) for w in ("random_split", "validation_split", "val_loader", "valid")}
+print("  validation: " + ", ".join(f"{w}: {k}" for w, k in splits.items()) + "  (002's validation_split is cut off mid-call)")
+
+
+@claim("A74", "003", "a complete code example of data preparation and fine-tuning is provided")
+def _():
+    return "wrong" if not any(hits.values()) else "ambiguous", (
+        "none of the 14 listings loads a pre-trained model or freezes anything: " + ", ".join(f"{w} ×{k}" for w, k in hits.items()))
+
+
+@claim("A63", "003", "evaluate on a validation set and tune hyper-parameters")
+def _():
+    pytorch_listings = listing("001_L191-282.py.txt", "003_L265-333.py.txt", "004_L134-202.py.txt")
+    found = any(w in pytorch_listings for w in ("random_split", "val_loader", "valid"))
+    return "ambiguous", (f"the PyTorch listings have {'a' if found else 'no'} validation split and evaluate on the test set "
+                         "only; tuning on test leaks it. Lesson 10 holds out 5,000 training images instead")
+
+
+# %% [markdown]
+# ## 4. Claims no script can check
+
+# %%
+say("""
+    4. Some claims are about people, papers and history. They are checked against the sources
+       (not computed) and listed here so that the fact-check table is complete.
+""")
+
+
+@claim("A86", "001", "CNNs and variational autoencoders (VAE) are common image-recognition architectures")
+def _():
+    return "wrong", "not computable: a VAE is a generative model (Kingma & Welling 2013), not a recognition architecture"
+
+
+@claim("A88", "001", "papers 'Deep Learning: A Theoretical Perspective' (Bengio), He et al.; Bengio et al. 2006")
+def _():
+    return "wrong", ("not computable: the first two titles match no known paper (the author list is ResNet's); "
+                     "'Learning Deep Architectures for AI' is Bengio alone, 2009")
+
+
+@claim("A89", "003", "the 'Neural Networks and Deep Learning' course is taught by Fei-Fei Li")
+def _():
+    return "wrong", ("not computable: that course is Andrew Ng's (deeplearning.ai); Fei-Fei Li's is Stanford CS231n; "
+                     "the book of that name is Nielsen's (or 邱锡鹏's)")
+
+
+@claim("A90", "001", "Keras is an open-source library based on TensorFlow and Theano")
+def _():
+    return "ambiguous", "not computable: historically multi-backend (TF/Theano/CNTK); Keras 3 runs on TF, JAX and PyTorch; Theano is discontinued"
+
+
+@claim("A91", "001", "large models have surpassed human accuracy on ImageNet")
+def _():
+    return "ambiguous", "not computable: a narrow top-5 result (ResNet ≈3.6 % error vs one annotator's ≈5.1 %)"
+
+
+@claim("A92", "004", "《动手学深度学习》 by 李沐 (Aston Zhang)")
+def _():
+    return "correct", "not computable: by Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola"
+
+
+# %%
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, ax = plt.subplots(figsize=(9, 2.8))
+rows = [("001: batch 100, print when (i+1) % 100 == 0", batches[100], [i for i in range(batches[100]) if (i + 1) % 100 == 0]),
+        ("003: batch 64, print when i % 2000 == 1999", batches[64], [i for i in range(batches[64]) if i % 2000 == 1999]),
+        ("001's log claims a print at step…", batches[100], [899])]
+for y, (label, n, marks) in enumerate(rows):
+    ax.barh(y, n, color="C0", alpha=0.3)
+    ax.plot(marks, [y] * len(marks), "v", color="C3" if y == 2 else "C1", ms=9)
+ax.axvline(1999, color="C3", ls="--", lw=1)
+ax.text(1999, 2.45, " i = 1999: never reached", color="C3", fontsize=8, va="center")
+ax.set_yticks(range(3), [r[0] for r in rows], fontsize=8), ax.invert_yaxis()
+ax.set_xlabel("batch index within one epoch"), ax.set_xlim(0, 2300)
+ax.set_title("one epoch of batches (bars) and where the print statements fire (▼)")
+savefig(fig, "print_schedules")
+
+# %%
+finish()
