@@ -229,3 +229,25 @@ def test_apply_lora_target_errors_and_no_double_wrapping():
     assert finetune.apply_lora(model, 2, targets=[nn.Linear, nn.Conv2d]) == ["0", "3"]   # bases skipped
     with pytest.raises(ValueError, match="no layer of Sequential matches"):
         finetune.apply_lora(model, 2, targets=nn.Linear)
+
+
+def test_lora_on_every_backend(backend):
+    """A, B live on the base layer's backend; forward, backward, a step and merging stay there."""
+    model = _small_cnn()
+    finetune.freeze(model)
+    finetune.apply_lora(model, rank=2, targets=["3", "7"])
+    finetune.unfreeze(model, "9")
+    assert model[3].lora_A.backend == backend and model[7].lora_B.backend == backend
+    x = tn.randn(2, 1, 8, 8)
+    y = tn.Tensor(tn.backend.to_backend(np.array([0, 2]), backend))
+    opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    opt.zero_grad()
+    tn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    assert model[3].base.weight.grad is None and model[7].lora_B.grad is not None
+    with tn.no_grad():
+        before = model(x).numpy()
+    finetune.merge_lora(model)
+    with tn.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), before, rtol=1e-5, atol=1e-6)
+    assert model[3].weight.backend == backend
