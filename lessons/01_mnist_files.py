@@ -5,11 +5,11 @@
 # 002 §1, 004 §2.4. Run: `python lessons/01_mnist_files.py [--quick]`.
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import gzip
 
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 from data_tools.idx import read_idx
 from data_tools.mnist import MNIST_DIR, load_mnist
 

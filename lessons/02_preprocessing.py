@@ -5,9 +5,9 @@
 # `Normalize((0.1307,), (0.3081,))` (003). What does each one really produce?
 
 # %%
+from _common import ROOT, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import numpy as np
 
-from _common import ROOT, lesson, say, check, claim, savefig, finish
 from data_tools.mnist import load_mnist
 
 args = lesson(2, "Scaling, standardising, one-hot labels")

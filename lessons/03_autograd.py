@@ -6,9 +6,9 @@
 # connected layer Y = W·X + b (002 §4.3).
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 import tinynet as tn
 import tinynet.functional as F
 import tinynet.nn as nn

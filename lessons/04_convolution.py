@@ -5,9 +5,9 @@
 # them with tinynet's `conv2d` (im2col + one matrix product) and with each other.
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 import tinynet as tn
 import tinynet.functional as F
 from tinynet.im2col import im2col

@@ -5,9 +5,9 @@
 # each unit of a CNN can see.
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 import tinynet as tn
 import tinynet.functional as F
 from data_tools.mnist import load_mnist

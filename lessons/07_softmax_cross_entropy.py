@@ -5,11 +5,11 @@
 # runs over. We compute the candidates side by side, and the gradient that training uses.
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import math
 
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 import tinynet as tn
 import tinynet.functional as F
 from tinynet import models

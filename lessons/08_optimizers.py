@@ -5,11 +5,11 @@
 # We check each update rule by hand, then race them on MNIST.
 
 # %%
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import time
 
 import numpy as np
 
-from _common import lesson, say, check, claim, savefig, finish
 import tinynet as tn
 import tinynet.functional as F
 import tinynet.nn as nn

@@ -6,12 +6,12 @@
 # verbatim in `lessons/article_code/` (see its README).
 
 # %%
+from _common import ROOT, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import ast
 import builtins
 import math
 import re
 
-from _common import ROOT, lesson, say, check, claim, savefig, finish
 from tinynet import data
 
 args = lesson(9, "Reading the articles' code like a reviewer")

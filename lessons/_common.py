@@ -23,6 +23,10 @@ if str(ROOT) not in sys.path:      # `python lessons/NN_x.py` works from a fresh
     sys.path.insert(0, str(ROOT))
 if "ipykernel" not in sys.modules:  # outside Jupyter, figures go to files only
     os.environ.setdefault("MPLBACKEND", "Agg")
+# One BLAS thread unless you say otherwise: on a small machine shared with other work, OpenBLAS's
+# spinning threads made training steps 5-10x slower here. (Takes effect if numpy is not loaded yet.)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 VERDICTS = ("correct", "wrong", "ambiguous", "unverifiable")
 CLAIMS = {}     # "A3" -> {"article", "text", "verdict", "value", "lesson", "mode"}

@@ -9,6 +9,7 @@ runs the lessons one after the other in this process (their printed output goes 
 the number computed — and writes the same table as Markdown. In ``--quick`` mode training
 results come from small runs and are marked "needs a full run" instead of given a verdict.
 """
+import _common  # noqa: I001  (first: paths, and one BLAS thread, before numpy loads)
 import argparse
 import contextlib
 import datetime
@@ -21,7 +22,6 @@ import time
 import traceback
 from pathlib import Path
 
-import _common
 from _common import ROOT
 
 LESSONS = ROOT / "lessons"
