@@ -184,3 +184,15 @@ def test_predict_bad_images(capsys, trained, tmp_path):
     text.write_text("hello")
     code, _, err = run(capsys, "predict", trained / "checkpoint.npz", text)
     assert code == 2 and "cannot read" in err and len(err.splitlines()) == 1
+
+
+def test_cosine_schedule_and_its_resume(capsys, tmp_path):
+    code, _, _ = run(capsys, "train", "--model", "mlp", "--epochs", "2", "--schedule", "cosine", "--limit", "200",
+                     "--out", tmp_path, "--no-plots")
+    assert code == 0
+    code, _, _ = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "4", "--no-plots")
+    assert code == 0
+    lrs = [e["lr"] for e in json.loads((tmp_path / "metrics.json").read_text())["epochs"]]
+    # epochs 1-2 annealed over 2 epochs, then 3-4 over the 4 asked for on resuming
+    np.testing.assert_allclose(lrs, [1e-3, 5e-4, 1e-3 * (1 + np.cos(np.pi * 2 / 4)) / 2,
+                                     1e-3 * (1 + np.cos(np.pi * 3 / 4)) / 2], rtol=1e-6)

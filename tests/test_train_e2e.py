@@ -113,6 +113,6 @@ def test_progress_bar_plain_lines_when_not_a_terminal():
 def test_epoch_record_fields():
     model, opt, loader = small_setup()
     record = train.fit(model, opt, loader, loader, epochs=1, progress=False, log=None)[0]
-    assert set(record) == {"epoch", "train_loss", "train_accuracy", "samples", "seconds", "samples_per_second",
+    assert set(record) == {"epoch", "lr", "train_loss", "train_accuracy", "samples", "seconds", "samples_per_second",
                            "test_loss", "test_accuracy"}
     assert record["samples"] == 96 and 0 <= record["train_accuracy"] <= 1

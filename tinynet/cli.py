@@ -117,7 +117,8 @@ def model_from_checkpoint(ckpt):
 # --- tinynet train -------------------------------------------------------------------------
 
 TRAIN_DEFAULTS = dict(model="cnn", optimizer="adam", lr=1e-3, momentum=0.0, adam_eps=1e-8, batch_size=64,
-                      epochs=2, normalize="mnist", augment=False, backend="numpy", limit=None, seed=0)
+                      epochs=2, normalize="mnist", augment=False, schedule="none", backend="numpy", limit=None,
+                      seed=0)
 
 
 def train_arguments(p):
@@ -136,6 +137,9 @@ def train_arguments(p):
                         "none = pixels/255 only, or MEAN,STD")
     p.add_argument("--augment", action="store_true", default=None,
                    help="random rotation (±10°), translation (±10%%) and scaling (0.9–1.1) of training images")
+    p.add_argument("--schedule", choices=["none", "cosine"],
+                   help="learning rate per epoch: constant (none, default) or cosine-annealed from --lr towards 0 "
+                        "over --epochs")
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default numpy")
     p.add_argument("--limit", type=positive_int, help="use only the first N training and test images")
     p.add_argument("--seed", type=int, help="seed for weights, shuffling, dropout, augmentation (default 0)")
@@ -187,6 +191,9 @@ def run_train(args):
             optimizer.load_state_dict(ckpt["optimizer"])
         history = ckpt["history"]
         training.restore_rng(ckpt)
+    scheduler = None
+    if config["schedule"] == "cosine":
+        scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"], last_epoch=done - 1)
     normalize = make_normalize(config["normalize"])
     train_transform = data.Compose([data.RandomAffine() if config["augment"] else None, normalize])
     train_set = data.mnist("train", train_transform, limit=config["limit"])
@@ -197,7 +204,8 @@ def run_train(args):
     checkpoint = os.path.join(out, "checkpoint.npz")
     print(f"training {config['model']} ({model.num_parameters():,} parameters) on {len(train_set):,} images "
           f"for epochs {done + 1}..{config['epochs']}: {config['optimizer']} lr {config['lr']:g}, batch "
-          f"{config['batch_size']}, normalize {config['normalize']}{', augmented' if config['augment'] else ''}, "
+          f"{config['batch_size']}, normalize {config['normalize']}{', augmented' if config['augment'] else ''}"
+          f"{', cosine schedule' if scheduler else ''}, "
           f"backend {config['backend']}; output in {out}/", flush=True)
     last = {}
 
@@ -207,7 +215,8 @@ def run_train(args):
 
     try:
         training.fit(model, optimizer, train_loader, test_loader, config["epochs"], start_epoch=done,
-                     history=history, on_epoch_end=on_epoch_end, log=lambda s: print(s, flush=True))
+                     history=history, on_epoch_end=on_epoch_end, log=lambda s: print(s, flush=True),
+                     scheduler=scheduler)
     except KeyboardInterrupt:
         epochs_done = history[-1]["epoch"] if history else done
         training.save_checkpoint(checkpoint, model, optimizer, epochs_done, config["model"], history, config,

@@ -90,7 +90,7 @@ def evaluate(model, loader, loss_fn=F.cross_entropy):
 
 
 def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cross_entropy,
-        start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print):
+        start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print, scheduler=None):
     """Train for epochs ``start_epoch + 1 … epochs``; return ``history`` (one dict per epoch).
 
     ``history`` (a list) is appended to in place, so after an exception (Ctrl-C, a NaN loss) it
@@ -98,6 +98,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cr
     ``test_loader`` is given), a one-line summary goes to ``log`` and ``on_epoch_end(record,
     evaluation)`` is called — the place to save a checkpoint. ``progress``: show a progress bar
     on stderr (a ``Progress``-like factory, True for the default one, False for none).
+    ``scheduler``: a learning-rate schedule from ``tinynet.optim.lr_scheduler``, stepped once
+    after every epoch (each record notes the ``lr`` its epoch used).
     """
     history = [] if history is None else history
     make_bar = Progress if progress is True else (progress or None)
@@ -105,7 +107,10 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cr
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch - 1)
         bar = make_bar(len(train_loader.dataset), f"epoch {epoch}/{epochs}") if make_bar else None
-        record = {"epoch": epoch, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar)}
+        lr = optimizer.param_groups[0]["lr"]
+        record = {"epoch": epoch, "lr": lr, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar)}
+        if scheduler is not None:
+            scheduler.step()
         record["samples_per_second"] = record["samples"] / max(record["seconds"], 1e-9)
         evaluation = None
         if test_loader is not None:
