@@ -87,7 +87,8 @@ def run(torch, name, recipe, seed):
               "wall_seconds": time.perf_counter() - start, "epochs": history, "torch": torch.__version__,
               "threads": torch.get_num_threads()}
     print(f"{name} seed {seed}: test accuracy {result['test_accuracy']:.2%} after {recipe['epochs']} epochs, "
-          f"{result['wall_seconds']:.0f} s  ({' '.join(f'{h['test_accuracy']:.4f}' for h in history)})", flush=True)
+          f"{result['wall_seconds']:.0f} s  (per epoch: {' '.join(format(h['test_accuracy'], '.4f') for h in history)})",
+          flush=True)
     return result
 
 
