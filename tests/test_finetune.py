@@ -66,7 +66,7 @@ def test_freeze_by_prefix_matches_whole_components():
     model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(11)])
     assert finetune.freeze(model, "1") == ["1.weight", "1.bias"]        # not "10.weight"
     assert model[10].weight.requires_grad and not model[1].weight.requires_grad
-    assert finetune.freeze(model, ["0.weight", "10"]) == ["0.weight", "10.weight", "10.bias"]
+    assert finetune.freeze(model, ["0.weight", 10]) == ["0.weight", "10.weight", "10.bias"]
     assert model[0].bias.requires_grad
     assert len(finetune.unfreeze(model)) == 22
     assert all(p.requires_grad for p in model.parameters())

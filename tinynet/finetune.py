@@ -3,7 +3,7 @@
     model = models.cnn(); model.load_state_dict(tn.load("pre.npz")["model"])
     model[-1] = nn.Linear(128, 5)                    # a new head for 5 classes
     freeze(model, ["0", "3", "7"])                   # by name prefix: the convs and fc1
-    print(trainable_summary(model))                  # what will train, layer by layer
+    trainable_summary(model)                         # prints what will train, layer by layer
     opt = optim.Adam(param_groups(model, head="9", lr_head=1e-3, lr_backbone=1e-4))
 
 A frozen parameter (``requires_grad=False``) gets no gradient (``.grad`` stays None), the
@@ -15,7 +15,7 @@ LoRA (``apply_lora``) keeps the pre-trained weights frozen and learns W + (alpha
 (``tinynet.nn.lora``); ``merge_lora`` folds the update back into plain layers.
 
 Names are the dotted names of ``model.named_parameters()``; a prefix matches whole components,
-so ``"1"`` selects ``"1.weight"`` and ``"1.bias"`` but not ``"10.weight"``.
+so ``"1"`` (or ``1``) selects ``"1.weight"`` and ``"1.bias"`` but not ``"10.weight"``.
 """
 from . import nn
 from .nn.lora import _LoRA
@@ -29,7 +29,7 @@ def _matches(name, prefix):
 
 
 def _as_list(names):
-    return [names] if isinstance(names, str) else list(names)
+    return [names] if isinstance(names, (str, int)) else list(names)
 
 
 def _owner_names(model):
