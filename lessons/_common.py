@@ -99,6 +99,24 @@ def savefig(fig, name):
     return path
 
 
+def trained_model(path, build, train):
+    """``build()`` trained: loaded from ``path`` when an earlier full run saved it there (lesson 10
+    saves its models in lessons/out/10/), else trained now by ``train(model)`` and, in full mode,
+    saved there. Quick mode always trains its own small model. Returns (model, loaded)."""
+    import tinynet as tn
+    model, quick = build(), RUN["args"].quick
+    if not quick and Path(path).is_file():
+        model.load_state_dict(tn.load(path))
+        print(f"  loaded the trained model {_shown(Path(path))} (delete it to train again)")
+        return model, True
+    train(model)
+    if not quick:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tn.save(model.state_dict(), path)
+        print(f"  saved the trained model as {_shown(Path(path))}")
+    return model, False
+
+
 def finish():
     """Print the summary; exit with status 1 if any check failed."""
     failed, n = RUN.get("failed", []), RUN.get("passed", 0)
