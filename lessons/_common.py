@@ -99,6 +99,12 @@ def savefig(fig, name):
     return path
 
 
+def figure(path):
+    """Say where a figure saved by someone else (tinynet.plots) went; returns the path."""
+    print(f"  [figure] {_shown(Path(path))}")
+    return path
+
+
 def trained_model(path, build, train):
     """``build()`` trained: loaded from ``path`` when an earlier full run saved it there (lesson 10
     saves its models in lessons/out/10/), else trained now by ``train(model)`` and, in full mode,
