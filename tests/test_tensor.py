@@ -375,3 +375,68 @@ def test_set_backend_cupy_without_cupy_or_gpu_is_one_clear_error():
 def test_unknown_backend_names_the_known_ones():
     with pytest.raises(tn.BackendUnavailable, match="numpy"):
         tn.set_backend("jax")
+
+
+# ================================ PyTorch names, scalars, NumPy interplay, argument errors =========
+def test_pytorch_argument_names(backend):
+    x = tensor(np.array([[1.0, 5.0, 2.0], [4.0, 0.0, 3.0]]))
+    assert host(x.sum(dim=1)).tolist() == host(x.sum(axis=1)).tolist() == [8.0, 7.0]
+    assert x.mean(dim=0, keepdim=True).shape == (1, 3)
+    assert host(tn.max(x, dim=1)).tolist() == [5.0, 4.0]
+    np.testing.assert_allclose(host(x.softmax(dim=0)), host(x.softmax(0)))
+    np.testing.assert_allclose(host(tn.log_softmax(x, dim=0)), host(tn.log_softmax(x, 0)))
+    assert tn.cat([x, x], dim=1).shape == (2, 6) and tn.stack([x, x], dim=2).shape == (2, 3, 2)
+
+
+def test_python_scalar_conversions(backend):
+    x = tensor(np.array([[2.5]]))
+    assert float(x) == 2.5 and int(x) == 2 and x.item() == 2.5
+    with pytest.raises(ValueError):
+        tensor(np.array([1.0, 2.0])).item()
+    with pytest.raises(TypeError):
+        len(tensor(np.array(1.0)))
+
+
+def test_numpy_arrays_on_the_left_defer_to_tensors():
+    x = tn.tensor([1.0, 2.0], requires_grad=True)
+    for y in (np.ones(2) + x, np.ones(2) - x, np.ones(2) * x, np.ones((2, 2)) @ x, np.float64(2.0) * x):
+        assert isinstance(y, tn.Tensor) and y.requires_grad
+    assert (np.float32(2.0) * x).dtype == "float32"
+    with pytest.raises(TypeError):
+        np.exp(x)                    # not silently an object array of Tensors
+
+
+def test_argument_errors(backend):
+    x = tensor(np.ones((2, 3)))
+    with pytest.raises(IndexError):
+        x.sum(axis=2)
+    with pytest.raises(ValueError):
+        x.sum(axis=(0, -2))                       # the same axis twice
+    with pytest.raises(ValueError):
+        x.permute(0, 5)
+    with pytest.raises(ValueError):
+        x.permute(0, 0)
+    with pytest.raises(ValueError, match="reshape"):
+        x.reshape(4, 2)
+    with pytest.raises(ValueError, match="matmul"):
+        x @ x
+    with pytest.raises(TypeError, match="exponent"):
+        x ** x
+    s = tensor(np.array(3.0))
+    assert host(s.sum(axis=-1)).tolist() == 3.0 and host(s.max(axis=0)).tolist() == 3.0   # as torch
+
+
+def test_pow_with_numpy_scalar_exponent_keeps_float32(backend):
+    x = tensor(np.array([1.0, 2.0]), dtype="float32")
+    for p in (np.float64(2.0), np.int64(3), 2.0):
+        y = x ** p
+        assert y.dtype == "float32"
+        y.sum().backward()
+        assert x.grad.dtype == "float32"
+        x.grad = None
+
+
+def test_pow_zero_has_zero_gradient_everywhere(backend):
+    x = tensor(np.array([0.0, 2.0]))
+    (x ** 0).sum().backward()
+    assert host(x.grad).tolist() == [0.0, 0.0]

@@ -86,7 +86,8 @@ class Tensor:
     no copy), a nested list or a scalar (created on the default backend; Python floats become
     float32, as in PyTorch). Only floating-point tensors can require gradients.
     """
-    __array_priority__ = 1000       # make ``ndarray * Tensor`` call Tensor.__rmul__
+    __array_priority__ = 1000       # make ``ndarray * Tensor`` call Tensor.__rmul__,
+    __array_ufunc__ = None          # and ``numpy.exp(t)`` a TypeError, not an array of Tensors
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
@@ -135,6 +136,12 @@ class Tensor:
         if self.backend != "numpy":
             extra += f", backend={self.backend!r}"
         return body[:-1] + extra + ")" if extra else body
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
 
     def item(self):
         if self.size != 1:
@@ -253,11 +260,18 @@ class Tensor:
     def relu(self): return _ops().relu(self)
     def sigmoid(self): return _ops().sigmoid(self)
     def tanh(self): return _ops().tanh(self)
-    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
-    def softmax(self, axis=-1): return _ops().softmax(self, axis)
-    def log_softmax(self, axis=-1): return _ops().log_softmax(self, axis)
+    # reductions and softmax also take PyTorch's names: dim for axis, keepdim for keepdims
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def softmax(self, axis=-1, *, dim=None): return _ops().softmax(self, axis, dim=dim)
+    def log_softmax(self, axis=-1, *, dim=None): return _ops().log_softmax(self, axis, dim=dim)
     def matmul(self, o): return _ops().matmul(self, o)
     def flatten(self, start_dim=0, end_dim=-1): return _ops().flatten(self, start_dim, end_dim)
 

@@ -76,5 +76,5 @@ class LogSoftmax(Function):
 def relu(x): return ReLU()(x)
 def sigmoid(x): return Sigmoid()(x)
 def tanh(x): return Tanh()(x)
-def softmax(x, axis=-1): return Softmax(axis)(x)
-def log_softmax(x, axis=-1): return LogSoftmax(axis)(x)
+def softmax(x, axis=-1, *, dim=None): return Softmax(axis if dim is None else dim)(x)            # dim: PyTorch's name
+def log_softmax(x, axis=-1, *, dim=None): return LogSoftmax(axis if dim is None else dim)(x)

@@ -80,13 +80,19 @@ class Max(Function):
         return mask * (gy / mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype))
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return Sum(axis, keepdims)(x)
+# ``dim`` and ``keepdim`` are accepted as PyTorch's names for ``axis`` and ``keepdims``.
+def _args(axis, keepdims, dim, keepdim):
+    return (axis if dim is None else dim), bool(keepdims if keepdim is None else keepdim)
 
 
-def mean(x, axis=None, keepdims=False):
-    return Mean(axis, keepdims)(x)
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    return Sum(*_args(axis, keepdims, dim, keepdim))(x)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return Max(axis, keepdims)(x)
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    return Mean(*_args(axis, keepdims, dim, keepdim))(x)
+
+
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """The maximum over ``axis`` (values only: unlike ``torch.max(x, dim)``, no indices)."""
+    return Max(*_args(axis, keepdims, dim, keepdim))(x)

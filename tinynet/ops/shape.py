@@ -143,12 +143,14 @@ def getitem(x, key):
     return GetItem(key)(x)
 
 
-def concatenate(xs, axis=0):
-    return Concatenate(axis)(*xs)
+def concatenate(xs, axis=0, *, dim=None):
+    """Join tensors along an existing axis (``dim`` is PyTorch's name for ``axis``)."""
+    return Concatenate(axis if dim is None else dim)(*xs)
 
 
 cat = concatenate
 
 
-def stack(xs, axis=0):
-    return Stack(axis)(*xs)
+def stack(xs, axis=0, *, dim=None):
+    """Join tensors of one shape along a new axis (``dim`` is PyTorch's name for ``axis``)."""
+    return Stack(axis if dim is None else dim)(*xs)
