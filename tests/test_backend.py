@@ -240,3 +240,16 @@ def test_the_op_suite_fails_on_fakecupy_with_a_stray_asarray(monkeypatch):
         finally:
             tn.set_backend("numpy")
     assert results == {"numpy": "passed", "fakecupy": "TypeError"}
+
+
+def test_numpy_asarray_of_a_tensor_works_on_numpy_and_fails_like_cupy_elsewhere(backend):
+    x = tensor(np.array([[1.0, 2.0]]))
+    if backend == "numpy":
+        assert np.asarray(x).tolist() == [[1.0, 2.0]] and np.asarray(x).dtype == np.float64
+        assert np.asarray([x.sum(), x.mean()]).tolist() == [3.0, 1.5]
+    else:
+        with pytest.raises(TypeError):
+            np.asarray(x)
+        with pytest.raises(TypeError):
+            np.asarray([x.sum(), x.mean()])
+    assert x.numpy().tolist() == [[1.0, 2.0]]              # the explicit way works everywhere

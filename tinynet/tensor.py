@@ -148,6 +148,12 @@ class Tensor:
             raise ValueError(f"only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
         return self.data.reshape(()).item()
 
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(t)``: the data of a tensor on the NumPy backend. On CuPy it raises
+        ``TypeError`` as CuPy's arrays do, so a copy to the host is always explicit (``t.numpy()``)."""
+        a = backend.get_module("numpy").asarray(self.data, dtype=dtype)
+        return a.copy() if copy else a
+
     def numpy(self):
         """The data as a ``numpy.ndarray`` (copied off the GPU when needed)."""
         return backend.to_numpy(self.data)
