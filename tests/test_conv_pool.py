@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinynet as tn
 import tinynet.functional as F
+from tinynet.ops.conv import Conv2d
 from tinynet.ops.pool import MaxPool2d
 from strategies import host, tensor
 
@@ -80,6 +81,15 @@ def conv_geometry(draw, max_side=7):
 
 
 @st.composite
+def same_conv_geometry(draw):
+    """Stride 1 and OW = W (KW = 2·PW + 1): the geometry of im2col's shifted-copy fast path."""
+    pw, kh, ph = draw(st.integers(0, 2)), draw(st.integers(1, 4)), draw(st.integers(0, 2))
+    h, w = draw(st.integers(max(1, kh - 2 * ph), 7)), draw(st.integers(1, 7))
+    n, c, oc = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (n, c, h, w), (oc, c, kh, 2 * pw + 1), (1, 1), (ph, pw)
+
+
+@st.composite
 def pool_geometry(draw, max_side=8):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride = draw(st.none() | st.tuples(st.integers(1, 4), st.integers(1, 4)))
@@ -96,9 +106,17 @@ def distinct_values(shape, seed):
 
 
 # --- conv2d ----------------------------------------------------------------------------------------
+@pytest.fixture(params=["per_image", "one_product"])
+def conv_path(request, monkeypatch):
+    """Conv2d computes its products per image when K = C·KH·KW is small, else as one product:
+    run each conv test both ways by moving the threshold."""
+    monkeypatch.setattr(Conv2d, "SMALL_K", 10**9 if request.param == "per_image" else 0)
+    return request.param
+
+
 @settings(max_examples=30)
 @given(g=conv_geometry(), bias=st.booleans(), seed=st.integers(0, 10_000))
-def test_conv2d_matches_the_loop_reference(backend, g, bias, seed):
+def test_conv2d_matches_the_loop_reference(backend, conv_path, g, bias, seed):
     xs, ws, stride, padding = g
     rng = np.random.default_rng(seed)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
@@ -110,11 +128,24 @@ def test_conv2d_matches_the_loop_reference(backend, g, bias, seed):
 
 @settings(max_examples=15)
 @given(g=conv_geometry(max_side=5), seed=st.integers(0, 10_000))
-def test_conv2d_gradcheck(backend, g, seed):
+def test_conv2d_gradcheck(backend, conv_path, g, seed):
     xs, ws, stride, padding = g
     rng = np.random.default_rng(seed)
     x, w, b = (tensor(rng.standard_normal(s)) for s in (xs, ws, ws[:1]))
     assert tn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), x, w, b)
+
+
+@settings(max_examples=20)
+@given(g=same_conv_geometry(), seed=st.integers(0, 10_000))
+def test_same_convolutions_forward_and_gradients(backend, conv_path, g, seed):
+    """The stride-1, OW = W geometries (im2col's shifted copies) against the loop reference and
+    central differences."""
+    xs, ws, stride, padding = g
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = F.conv2d(tensor(x), tensor(w), tensor(b), stride=stride, padding=padding)
+    np.testing.assert_allclose(host(y), ref_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    assert tn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), *(tensor(a) for a in (x, w, b)))
 
 
 def test_conv2d_integer_stride_and_padding_and_no_bias(backend):
@@ -136,7 +167,7 @@ def test_conv2d_skips_input_gradient_work_when_the_input_needs_none(backend, mon
     assert not frozen.requires_grad and frozen.grad_fn is None      # no graph, no backward at all
 
 
-def test_conv2d_keeps_float32(backend):
+def test_conv2d_keeps_float32(backend, conv_path):
     x = tensor(np.ones((2, 3, 5, 5)), dtype=np.float32)
     w = tensor(np.ones((4, 3, 3, 3)), dtype=np.float32)
     b = tensor(np.ones(4), dtype=np.float32)
@@ -233,7 +264,7 @@ def test_pools_keep_float32(backend):
 # --- against PyTorch -------------------------------------------------------------------------------
 @settings(max_examples=20)
 @given(g=conv_geometry(), bias=st.booleans(), seed=st.integers(0, 10_000))
-def test_conv2d_forward_and_backward_match_torch(backend, g, bias, seed):
+def test_conv2d_forward_and_backward_match_torch(backend, conv_path, g, bias, seed):
     torch = pytest.importorskip("torch")
     xs, ws, stride, padding = g
     rng = np.random.default_rng(seed)

@@ -48,19 +48,39 @@ def test_im2col_matches_its_definition(backend, g, seed):
     np.testing.assert_array_equal(col, reference_im2col(x, k, s, p))
 
 
+@st.composite
+def same_geometry(draw):
+    """Stride 1 and OW = W (KW = 2·PW + 1): the shifted-copy fast path; any KH, PH."""
+    pw, kh, ph = draw(st.integers(0, 2)), draw(st.integers(1, 4)), draw(st.integers(0, 3))
+    h, w = draw(st.integers(max(1, kh - 2 * ph), 7)), draw(st.integers(1, 7))
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w), (kh, 2 * pw + 1), (1, 1), (ph, pw)
+
+
 @settings(max_examples=40)
-@given(g=geometry(), seed=st.integers(0, 1000))
-def test_col2im_is_the_adjoint_of_im2col(backend, g, seed):
+@given(g=same_geometry(), seed=st.integers(0, 1000))
+def test_im2col_fast_path_matches_its_definition(backend, g, seed):
+    shape, k, s, p = g
+    x = np.random.default_rng(seed).standard_normal(shape)
+    col = B.to_numpy(im2col(on_backend(x, backend), k, s, p))
+    np.testing.assert_array_equal(col, reference_im2col(x, k, s, p))
+
+
+@settings(max_examples=40)
+@given(g=st.one_of(geometry(), same_geometry()), seed=st.integers(0, 1000), overwrite=st.booleans())
+def test_col2im_is_the_adjoint_of_im2col(backend, g, seed, overwrite):
     shape, k, s, p = g
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     OH, OW = conv_output_size(shape[2], k[0], s[0], p[0]), conv_output_size(shape[3], k[1], s[1], p[1])
     c = rng.standard_normal((shape[1] * k[0] * k[1], shape[0] * OH * OW))
     col = B.to_numpy(im2col(on_backend(x, backend), k, s, p))
-    back = B.to_numpy(col2im(on_backend(c, backend), shape, k, s, p))
+    c_backend = on_backend(c, backend)
+    back = B.to_numpy(col2im(c_backend, shape, k, s, p, overwrite_col=overwrite))
     assert back.shape == shape
     lhs, rhs = float(np.sum(col * c)), float(np.sum(x * back))
     assert abs(lhs - rhs) <= 1e-10 * (1 + abs(lhs))
+    if not overwrite:
+        np.testing.assert_array_equal(B.to_numpy(c_backend), c)      # the input is left alone
 
 
 def test_small_example_by_hand(backend):

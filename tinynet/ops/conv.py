@@ -12,13 +12,24 @@ from ..tensor import Function
 class Conv2d(Function):
     """y = conv2d(x, w, b).   x (N, C, H, W), w (OC, C, KH, KW), b (OC,) → y (N, OC, OH, OW).
 
-    With col = im2col(x) (C·KH·KW, N·OH·OW) and w2 = w.reshape(OC, C·KH·KW):
-    Forward:  y = w2 @ col + b, one matrix product (OC, N·OH·OW), then viewed as (N, OC, OH, OW).
-    Backward, with dy as dy2 (OC, N·OH·OW):
+    With col = im2col(x) (K, N·L), K = C·KH·KW, L = OH·OW, and w2 = w.reshape(OC, K):
+    Forward:  y = w2 @ col + b   (OC, N·L), the batch brought to the front: (N, OC, OH, OW).
+    Backward, with dy as dy2 (OC, N·L):
               dw = dy2 @ colᵀ;   db = Σ_{n,oh,ow} dy;   dx = col2im(w2ᵀ @ dy2).
     Each gradient is computed only if that input needs one (a frozen layer skips dw and db; the
     first layer, whose input is data, skips w2ᵀ @ dy2 and col2im).
+
+    The same products are computed in one of two ways, by the number of rows K of col:
+    - K > SMALL_K: one large product (OC, K) @ (K, N·L) per formula, which BLAS runs at full
+      speed on all its threads; the batch axis is moved to the front by one copy of y (and of
+      dy in backward).
+    - K ≤ SMALL_K (e.g. the first layer on 1-channel images, K = 9): the products are bound by
+      memory, not arithmetic, and those copies would cost more than the products. Per-image
+      products, y[n] = w2 @ col[:, n] and dw = Σₙ dy[n] @ col[:, n]ᵀ, read and write (N, OC, L)
+      directly, with no copy.
     """
+    SMALL_K = 32
+
     def __init__(self, stride, padding):
         self.stride, self.padding = stride, padding
 
@@ -29,26 +40,50 @@ class Conv2d(Function):
         (SH, SW), (PH, PW) = self.stride, self.padding
         OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
         self.x_shape, self.w_shape = x.shape, w.shape
-        self.col = im2col(x, (KH, KW), self.stride, self.padding)        # (C·KH·KW, N·OH·OW)
-        self.w2 = w.reshape(OC, -1)                                        # (OC, C·KH·KW)
-        y = self.w2 @ self.col                                             # (OC, N·OH·OW)
-        if b is not None:
-            y += b.reshape(OC, 1)
-        # (OC, N, OH, OW) → (N, OC, OH, OW), copied so that later ops see the usual memory order
-        return xp.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3))
+        col = self.col = im2col(x, (KH, KW), self.stride, self.padding)  # (K, N·L)
+        w2 = self.w2 = w.reshape(OC, -1)                                   # (OC, K)
+        self.per_image = w2.shape[1] <= self.SMALL_K
+        if self.per_image:
+            y = w2 @ col.reshape(-1, N, OH * OW).transpose(1, 0, 2)        # (N, OC, L): N products
+            if b is not None:
+                y += b.reshape(OC, 1)
+        else:
+            yt = (w2 @ col).reshape(OC, N, OH * OW).transpose(1, 0, 2)     # (N, OC, L) view of (OC, N, L)
+            y = xp.empty(yt.shape, dtype=yt.dtype)
+            if b is not None:
+                xp.add(yt, b.reshape(OC, 1), out=y)                        # the copy and the bias in one pass
+            else:
+                y[...] = yt
+        return y.reshape(N, OC, OH, OW)
 
     def backward(self, gy):
         xp = backend.array_module(gy)
         N, OC = gy.shape[:2]
-        gy2 = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(OC, -1)   # (OC, N·OH·OW)
+        K = self.w2.shape[1]
+        need_x, need_w = self.needs_input_grad[:2]
+        need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         gx = gw = gb = None
-        if self.needs_input_grad[0]:
-            gcol = self.w2.T @ gy2                                         # (C·KH·KW, N·OH·OW)
-            gx = col2im(gcol, self.x_shape, self.w_shape[2:], self.stride, self.padding)
-        if self.needs_input_grad[1]:
-            gw = (gy2 @ self.col.T).reshape(self.w_shape)                  # Σ over all (n, oh, ow)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = gy2.sum(axis=1)
+        if self.per_image:
+            gy3 = gy.reshape(N, OC, -1)                                    # (N, OC, L)
+            col3 = self.col.reshape(K, N, -1)                              # (K, N, L)
+            if need_w:
+                gw = (gy3 @ col3.transpose(1, 2, 0)).sum(axis=0)           # Σₙ dy[n] @ col[:, n]ᵀ
+            if need_b:
+                gb = gy3.sum(axis=(0, 2))
+            if need_x:
+                gcol = (self.w2.T @ gy3).transpose(1, 0, 2)                # (K, N, L) view of (N, K, L)
+        else:
+            gy2 = xp.ascontiguousarray(gy.reshape(N, OC, -1).transpose(1, 0, 2)).reshape(OC, -1)  # (OC, N·L)
+            if need_w:
+                gw = gy2 @ self.col.T                                      # Σ over all (n, oh, ow)
+            if need_b:
+                gb = gy2.sum(axis=1)
+            if need_x:
+                gcol = self.w2.T @ gy2                                     # (K, N·L)
+        if need_x:
+            gx = col2im(gcol, self.x_shape, self.w_shape[2:], self.stride, self.padding, overwrite_col=True)
+        if gw is not None:
+            gw = gw.reshape(self.w_shape)
         return gx, gw, gb
 
 
