@@ -24,10 +24,11 @@ def run(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """LeNet trained by the CLI on 5,000 images for 2 epochs (~93 % on the first 5,000 test images)."""
+    """LeNet trained by the CLI on 3,000 images for 1 epoch (about 90 % on the first 3,000 test images;
+    tests/test_train_e2e.py holds the real accuracy gate)."""
     out = tmp_path_factory.mktemp("run") / "lenet"
-    code = cli.main(["train", "--model", "lenet", "--epochs", "2", "--lr", "3e-3", "--batch-size", "32",
-                     "--limit", "5000", "--seed", "0", "--out", str(out)])
+    code = cli.main(["train", "--model", "lenet", "--epochs", "1", "--lr", "3e-3", "--batch-size", "32",
+                     "--limit", "3000", "--seed", "0", "--out", str(out)])
     assert code == 0
     return out
 
@@ -95,29 +96,29 @@ def test_train_writes_checkpoint_metrics_and_plots(trained):
     for name in ("checkpoint.npz", "metrics.json", "curves.png", "confusion.png", "misclassified.png", "filters.png"):
         assert (trained / name).stat().st_size > 0, name
     m = json.loads((trained / "metrics.json").read_text())
-    assert m["model"] == "lenet" and m["parameters"] == 21_840 and [e["epoch"] for e in m["epochs"]] == [1, 2]
+    assert m["model"] == "lenet" and m["parameters"] == 21_840 and [e["epoch"] for e in m["epochs"]] == [1]
     assert m["config"]["lr"] == 3e-3 and m["config"]["optimizer"] == "adam"
-    assert m["test_accuracy"] == m["epochs"][-1]["test_accuracy"] > 0.9
-    assert m["report"]["samples"] == 5000 and len(m["report"]["confusion_matrix"]) == 10
+    assert m["test_accuracy"] == m["epochs"][-1]["test_accuracy"] > 0.8
+    assert m["report"]["samples"] == 3000 and len(m["report"]["confusion_matrix"]) == 10
     ckpt = train.load_checkpoint(trained / "checkpoint.npz")
-    assert ckpt["epoch"] == 2 and ckpt["model_name"] == "lenet" and ckpt["optimizer"] is not None
+    assert ckpt["epoch"] == 1 and ckpt["model_name"] == "lenet" and ckpt["optimizer"] is not None
 
 
 def test_eval_prints_the_full_report(capsys, trained):
-    code, out, _ = run(capsys, "eval", trained / "checkpoint.npz", "--limit", "5000")
+    code, out, _ = run(capsys, "eval", trained / "checkpoint.npz", "--limit", "3000")
     m = json.loads((trained / "metrics.json").read_text())
     assert code == 0 and f"accuracy: {m['test_accuracy']:.2%}" in out
     assert "precision  recall" in out and "macro" in out and "confusion matrix" in out
 
 
 def test_resume_continues_and_refuses_to_go_backwards(capsys, trained, tmp_path):
-    code, out, _ = run(capsys, "train", "--resume", trained / "checkpoint.npz", "--epochs", "3",
+    code, out, _ = run(capsys, "train", "--resume", trained / "checkpoint.npz", "--epochs", "2",
                        "--limit", "500", "--out", tmp_path, "--no-plots")
-    assert code == 0 and "for epochs 3..3" in out and "lenet" in out
+    assert code == 0 and "for epochs 2..2" in out and "lenet" in out
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert [e["epoch"] for e in m["epochs"]] == [1, 2, 3] and m["config"]["lr"] == 3e-3
-    code, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "3")
-    assert code == 2 and "already trained 3 epochs" in err
+    assert [e["epoch"] for e in m["epochs"]] == [1, 2] and m["config"]["lr"] == 3e-3
+    code, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--epochs", "2")
+    assert code == 2 and "already trained 2 epochs" in err
     code, _, err = run(capsys, "train", "--resume", tmp_path / "checkpoint.npz", "--model", "cnn", "--epochs", "4")
     assert code == 2 and "does not match the checkpoint's model lenet" in err
 
