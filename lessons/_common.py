@@ -8,8 +8,8 @@
         return "correct", f"max |loop − engine| = {err:.1e}"
     finish()                               # summary; exit status 1 if any check failed
 
-A claim function returns (verdict, value): verdict one of VERDICTS, or None when only a full
-run can decide (a training result measured in --quick mode); value says what was computed.
+A claim function returns (verdict, value): verdict one of VERDICTS, or None when this run cannot
+decide (a training result measured in --quick mode, missing data); value says what was computed.
 """
 import argparse
 import os
@@ -73,7 +73,7 @@ def claim(cid, article, text):
             check(f"{cid} check ran", False, value)
         if verdict not in VERDICTS + (None, "error"):
             raise ValueError(f"{cid}: verdict must be one of {VERDICTS} or None, got {verdict!r}")
-        shown = "needs a full run" if verdict is None else verdict.upper()
+        shown = "NO VERDICT" if verdict is None else verdict.upper()
         print(f"  ▸ {cid} [article {article}] {text}\n      → {shown}: {value}")
         quick = RUN["args"].quick if "args" in RUN else False
         CLAIMS[cid] = dict(article=article, text=text, verdict=verdict, value=value,

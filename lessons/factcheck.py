@@ -7,7 +7,7 @@ check runs inside the lesson, so the table shows exactly what the lesson compute
 runs the lessons one after the other in this process (their printed output goes to
 ``lessons/out/factcheck_logs/``), then prints one row per claim — id, article, claim, verdict,
 the number computed — and writes the same table as Markdown. In ``--quick`` mode training
-results come from small runs and are marked "needs a full run" instead of given a verdict.
+results come from small runs and are marked "no verdict" instead of given a verdict.
 """
 import _common  # noqa: I001  (first: paths, and one BLAS thread, before numpy loads)
 import argparse
@@ -61,7 +61,7 @@ def table(claims):
     rows = ["| id | article | claim | verdict | computed here | lesson |", "|---|---|---|---|---|---|"]
     for cid in sorted(claims, key=lambda c: int(c[1:])):
         c = claims[cid]
-        verdict = "needs a full run" if c["verdict"] is None else f"**{c['verdict']}**"
+        verdict = "no verdict" if c["verdict"] is None else f"**{c['verdict']}**"
         rows.append(f"| {cid} | {c['article']} | {_cell(c['text'])} | {verdict} | {_cell(c['value'])} | {c['lesson']} |")
     return "\n".join(rows)
 
@@ -69,8 +69,8 @@ def table(claims):
 def summary(claims):
     counts = {}
     for c in claims.values():
-        counts[c["verdict"] or "needs a full run"] = counts.get(c["verdict"] or "needs a full run", 0) + 1
-    return ", ".join(f"{v}: {counts[v]}" for v in (*_common.VERDICTS, "needs a full run", "error") if v in counts)
+        counts[c["verdict"] or "no verdict"] = counts.get(c["verdict"] or "no verdict", 0) + 1
+    return ", ".join(f"{v}: {counts[v]}" for v in (*_common.VERDICTS, "no verdict", "error") if v in counts)
 
 
 def main():
@@ -109,7 +109,7 @@ def main():
         "Claims are those of `article_claims.md` (ids A1–A92); \"wrong\" rows give the right value.",
         "" if not args.quick else
         "Quick mode trains on small subsets for a few steps, so training results are reported "
-        "but left without a verdict (\"needs a full run\").",
+        "but left without a verdict (\"no verdict\").",
         "",
         f"Verdicts: {summary(claims)}.  Claims checked: {len(claims)} of {len(ALL_IDS)}.",
         "",
