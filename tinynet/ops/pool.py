@@ -43,7 +43,9 @@ class MaxPool2d(Function):
         y = _window(xpad, 0, 0, OH, OW, SH, SW).copy()
         arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
         for k in range(1, KH * KW):
-            v = _window(xpad, k // KW, k % KW, OH, OW, SH, SW)
+            # a contiguous copy first: the compare and max below then run several times faster
+            # than on the strided view (on NumPy, by more than the copy costs)
+            v = xp.ascontiguousarray(_window(xpad, k // KW, k % KW, OH, OW, SH, SW))
             bigger = v > y                      # strictly greater: ties keep the earlier offset
             xp.maximum(y, v, out=y)             # (NaN propagates, as in PyTorch)
             # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
@@ -59,7 +61,7 @@ class MaxPool2d(Function):
         if self.tiles:
             gx = xp.empty((N, C, H, W), dtype=gy.dtype)
             for k in range(KH * KW):             # offset k of every window gets dy where k won, else 0
-                xp.multiply(gy, self.arg == k, out=_window(gx, k // KW, k % KW, OH, OW, SH, SW))
+                _window(gx, k // KW, k % KW, OH, OW, SH, SW)[...] = gy * (self.arg == k)
             return gx
         # rows/columns past the last window get no gradient; the +SH-1 keeps every slice in range
         gpad = xp.zeros((N, C, H + 2 * PH + SH - 1, W + 2 * PW + SW - 1), dtype=gy.dtype)
