@@ -1,0 +1,72 @@
+"""The lessons: each runs in --quick mode from the repository root, passes its own checks and
+saves its figures; every article claim A1–A92 is checked by exactly one lesson; the fact-check
+collects the lessons' verdicts into its table.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
+
+
+def run(*args, timeout=240):
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_runs_in_quick_mode(path, tmp_path):
+    r = run(path, "--quick", "--out", tmp_path)
+    report = r.stdout[-4000:] + r.stderr[-2000:]
+    assert r.returncode == 0, report
+    assert "✓" in r.stdout and "✗" not in r.stdout, report
+    figures = re.findall(r"\[figure\] (\S+\.png)", r.stdout)
+    assert figures and all((ROOT / f).is_file() or Path(f).is_file() for f in figures), report
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(Path(f).name for f in figures)
+
+
+def test_every_claim_is_checked_by_exactly_one_lesson():
+    ids = [cid for p in LESSONS for cid in re.findall(r'@claim\("(A\d+)"', p.read_text())]
+    assert sorted(ids, key=lambda c: int(c[1:])) == [f"A{i}" for i in range(1, 93)]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_is_a_notebook_of_cells_using_the_public_api(path):
+    text = path.read_text()
+    assert text.count("# %%") >= 3 and "lesson(" in text and text.rstrip().endswith("finish()")
+    assert "tinynet._" not in text and "from tinynet.ops" not in text     # the public API, as a student
+
+
+def test_factcheck_collects_the_lessons_claims_into_a_markdown_table(tmp_path):
+    out = tmp_path / "factcheck.md"
+    r = run(ROOT / "lessons" / "factcheck.py", "--quick", "--lessons", "01,04", "--out", out)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    table = out.read_text()
+    assert "| A3 | 001 | 70,000 training images and 10,000 test images | **wrong** | n_train = 60,000" in table
+    assert re.search(r"\| A15 \| 000 \| .* \| \*\*ambiguous\*\* \|", table)
+    assert "| A1 |" in table and "| A16 |" in table and "| A30 |" not in table
+    assert "Not checked in this run:" in table and "A92" in table.split("Not checked in this run:")[1]
+    assert table in r.stdout
+
+
+def test_claim_registry_records_verdicts_and_turns_a_crashing_check_into_a_failure(capsys):
+    sys.path.insert(0, str(ROOT / "lessons"))
+    import _common
+    saved = dict(_common.RUN), dict(_common.CLAIMS)
+    try:
+        _common.RUN.update(number="99", failed=[], passed=0)
+        _common.claim("A999", "000", "a claim")(lambda: ("wrong", "right value 1"))
+        assert _common.CLAIMS["A999"]["verdict"] == "wrong" and _common.CLAIMS["A999"]["lesson"] == "99"
+        _common.claim("A998", "000", "a crashing check")(lambda: 1 / 0)
+        assert _common.CLAIMS["A998"]["verdict"] == "error" and _common.RUN["failed"]
+        with pytest.raises(ValueError):
+            _common.claim("A997", "000", "a bad verdict")(lambda: ("maybe", ""))
+        assert "WRONG: right value 1" in capsys.readouterr().out
+    finally:
+        _common.RUN.clear()
+        _common.RUN.update(saved[0])
+        _common.CLAIMS.clear()
+        _common.CLAIMS.update(saved[1])
