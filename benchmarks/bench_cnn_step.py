@@ -17,7 +17,7 @@ import statistics
 import time
 
 from common import (tn, F, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
-                    import_torch, alternate, summary, timed, OpTimer, machine_note)
+                    import_torch, alternate, summary, timed, OpTimer, machine_note, tune_malloc)
 
 
 def tinynet_step_fn(model, batches):
@@ -123,7 +123,11 @@ def main():
                     help="set NumPy's BLAS threads (and PyTorch's) to this; default: leave BLAS as it is")
     ap.add_argument("--breakdown-steps", type=int, default=20)
     ap.add_argument("--no-inference", action="store_true")
+    ap.add_argument("--tune-malloc", action="store_true",
+                    help="keep freed memory in the process (glibc mallopt), for both frameworks; see README")
     args = ap.parse_args()
+    if args.tune_malloc:
+        print(f"glibc malloc tuned to keep freed memory: {tune_malloc()}")
 
     if args.threads:
         set_blas_threads(args.threads)
@@ -152,12 +156,14 @@ def main():
         print(f"first-step loss: tinynet {l_tiny:.6f}, pytorch {l_torch:.6f} (same weights, same batch)")
 
     t0 = time.perf_counter()
-    times = alternate(runners, args.rounds, args.per_round, args.warmup)
+    usage = {}
+    times = alternate(runners, args.rounds, args.per_round, args.warmup, usage)
     print(f"\nTraining step, batch {args.batch}, float32: {args.rounds} rounds × {args.per_round} steps each, "
           f"after {args.warmup} warm-up steps ({time.perf_counter() - t0:.0f} s)")
     for name, ms in times.items():
         med, best = summary(ms)
-        print(f"  {name:<8} median {med:7.1f} ms/step   min {best:7.1f} ms/step")
+        print(f"  {name:<8} median {med:7.1f} ms/step   min {best:7.1f} ms/step   "
+              f"(CPU {usage[name][0]:.1f} ms/step over all threads, {usage[name][1]:.0f} page faults/step)")
     if torch is not None:
         (tm, tb), (pm, pb) = summary(times["tinynet"]), summary(times["pytorch"])
         print(f"  ratio tinynet/pytorch: {tm / pm:.2f} (median), {tb / pb:.2f} (min)")

@@ -9,6 +9,7 @@ The CNN (the one the articles train on MNIST):
 import ctypes
 import glob
 import os
+import resource
 import statistics
 import sys
 import time
@@ -100,21 +101,49 @@ def timed(fn):
     return (time.perf_counter() - t) * 1e3
 
 
-def alternate(runners, rounds, per_round, warmup):
+def alternate(runners, rounds, per_round, warmup, usage=None):
     """Time each runner ``per_round`` calls at a time, taking turns for ``rounds`` rounds (the order
     flips every round), so a burst of load from other processes hits every runner alike.
 
     ``runners`` is a dict name → zero-argument function; returns name → list of ms per call.
+    If ``usage`` is a dict, it receives name → (CPU ms per call, user + system, all threads;
+    minor page faults per call), from ``getrusage`` around each runner's turns.
     """
     for fn in runners.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in runners}
+    cpu = {name: [0.0, 0] for name in runners}
     names = list(runners)
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
+            before = resource.getrusage(resource.RUSAGE_SELF)
             times[name] += [timed(runners[name]) for _ in range(per_round)]
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu[name][0] += (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1e3
+            cpu[name][1] += after.ru_minflt - before.ru_minflt
+    if usage is not None:
+        n = rounds * per_round
+        usage.update({name: (ms / n, faults / n) for name, (ms, faults) in cpu.items()})
     return times
+
+
+def tune_malloc():
+    """Keep freed memory in the process (glibc): raise malloc's mmap and trim thresholds.
+
+    By default glibc gives memory back to the kernel when the top of the heap frees up, and
+    serves large blocks with fresh mmaps. A training step frees tens of MB of arrays at its end
+    and asks for them again at the start of the next, so each step re-faults those pages
+    (thousands of page faults, each zeroing a 4 KB page). Same effect as running with
+    ``MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=536870912``. Returns False where
+    there is no glibc. Applies to the whole process (PyTorch's allocations too).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 256 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 512 << 20))
+    except (OSError, AttributeError):
+        return False
 
 
 def summary(ms):
@@ -175,4 +204,4 @@ def machine_note():
 
 
 __all__ = ["tn", "F", "nn", "np", "tinynet_cnn", "torch_cnn", "mnist_batches", "blas_threads",
-           "set_blas_threads", "import_torch", "timed", "alternate", "summary", "OpTimer", "machine_note"]
+           "set_blas_threads", "import_torch", "timed", "alternate", "tune_malloc", "summary", "OpTimer", "machine_note"]
