@@ -13,7 +13,6 @@ import _common  # noqa: I001  (first: paths, and one BLAS thread, before numpy l
 import argparse
 import contextlib
 import datetime
-import io
 import re
 import runpy
 import subprocess
@@ -31,20 +30,19 @@ ALL_IDS = [f"A{i}" for i in range(1, 93)]
 def run_lesson(path, quick, log_dir):
     """Run one lesson file as a script; return (ok, seconds). Its output goes to a log file."""
     argv, sys.argv = sys.argv, [str(path)] + (["--quick"] if quick else [])
-    log = io.StringIO()
     t0, ok = time.time(), True
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            runpy.run_path(str(path), run_name="__main__")
-    except SystemExit as e:
-        ok = e.code in (0, None)
-    except Exception:
-        ok = False
-        log.write(traceback.format_exc())
-    finally:
-        sys.argv = argv
-        _close_figures()
-    (log_dir / f"{path.stem}.log").write_text(log.getvalue())
+    with open(log_dir / f"{path.stem}.log", "w", buffering=1) as log:     # line-buffered: follow it with tail -f
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as e:
+            ok = e.code in (0, None)
+        except Exception:
+            ok = False
+            log.write(traceback.format_exc())
+        finally:
+            sys.argv = argv
+            _close_figures()
     return ok, time.time() - t0
 
 
