@@ -315,37 +315,41 @@ def _(mod):
 exercise("conv2d_backward", "the backward pass of a convolution")
 
 
-def _conv_grads(mod, seed):
+def _conv_part(mod, seed, k):
+    """One gradient (0 input, 1 weight, 2 bias) from the student's grad_* method, and tinynet's."""
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)]
     gy = rng.standard_normal((2, 4, 4, 4))
-    return _grads(_get(mod, "conv2d"), arrays, gy)[1], _grads(F.conv2d, arrays, gy)[1]
+    fn = _get(mod, "Conv2d")()
+    fn.forward(*[a.copy() for a in arrays])
+    method = ("grad_input", "grad_weight", "grad_bias")[k]
+    got = _get(fn, method)(gy.reshape(2, 4, -1))
+    return _array(got, f"{method}'s result"), _grads(F.conv2d, arrays, gy)[1][k]
 
 
-@part("conv2d_backward", "∂L/∂b", "b[o] is added at every output position of every image, so its gradient "
-      "collects gy over the images and the positions.")
+@part("conv2d_backward", "∂L/∂b (grad_bias)", "b[o] is added at every output position of every image, so its "
+      "gradient collects gy over the images and the positions.")
 def _(mod):
-    got, want = _conv_grads(mod, 19)
-    expect_close("∂L/∂b", got[2], want[2])
+    got, want = _conv_part(mod, 19, 2)
+    expect_close("∂L/∂b", got, want)
 
 
-@part("conv2d_backward", "∂L/∂w", "Per image, yₙ = W2 @ colₙ + b is exercise 04's layer with colₙ as its input; "
-      "∂L/∂W2 has W2's shape (OC, C·KH·KW) and adds up the contributions of all N images.")
+@part("conv2d_backward", "∂L/∂w (grad_weight)", "Per image, yₙ = W2 @ colₙ + b is exercise 04's layer with colₙ "
+      "as its input; ∂L/∂W2 has W2's shape (OC, C·KH·KW) and adds up the contributions of all N images.")
 def _(mod):
-    got, want = _conv_grads(mod, 20)
-    g = _array(got[1], "∂L/∂w")
-    w2 = want[1].reshape(want[1].shape[0], -1)
+    g, want = _conv_part(mod, 20, 1)
+    w2 = want.reshape(want.shape[0], -1)
     if g.size == w2.size and np.allclose(g.reshape(-1), w2.T.reshape(-1)):
         raise Failed("∂L/∂w holds the right numbers in the wrong places: they are laid out as (C·KH·KW, OC), the "
                      "transpose of W2's (OC, C·KH·KW). Check the order of the factors in your product.")
-    expect_close("∂L/∂w", g, want[1])
+    expect_close("∂L/∂w", g, want)
 
 
-@part("conv2d_backward", "∂L/∂x", "Per image, ∂L/∂colₙ follows from exercise 04's rule for ∂L/∂x applied to "
-      "yₙ = W2 @ colₙ; col2im then adds every column entry back to the pixel it was copied from.")
+@part("conv2d_backward", "∂L/∂x (grad_input)", "Per image, ∂L/∂colₙ follows from exercise 04's rule for ∂L/∂x "
+      "applied to yₙ = W2 @ colₙ; col2im then adds every column entry back to the pixel it was copied from.")
 def _(mod):
-    got, want = _conv_grads(mod, 21)
-    expect_close("∂L/∂x", got[0], want[0])
+    got, want = _conv_part(mod, 21, 0)
+    expect_close("∂L/∂x", got, want)
 
 
 @part("conv2d_backward", "gradient check with finite differences",

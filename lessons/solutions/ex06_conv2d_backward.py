@@ -7,7 +7,8 @@ for you with im2col (exercise 05): for each image n,
     yₙ   = W2 @ colₙ + b             (OC, L)           W2 = w.reshape(OC, C·KH·KW)
 
 Backward receives gy (N, OC, OH, OW) and must return (∂L/∂x, ∂L/∂w, ∂L/∂b), each shaped like
-its input. Per image this is the fully connected layer of exercise 04 with colₙ as the input;
+its input; it is written for you and calls one method per gradient, which you write (and the
+checker grades one by one). Per image this is the fully connected layer of exercise 04 with colₙ as the input;
 the bias and the weights are shared by all N images and all L positions, so their gradients
 add up over both. ∂L/∂colₙ goes back to the pixels with ``col2im`` (given): every pixel
 collects the gradient of every window it was copied into.
@@ -58,21 +59,30 @@ class Conv2d(tn.Function):
 
     def backward(self, gy):
         N, OC = gy.shape[:2]
-        KH, KW = self.w_shape[2:]
         gy = gy.reshape(N, OC, -1)                            # (N, OC, L)
-        # TODO: ∂L/∂b, shape (OC,)
+        return self.grad_input(gy), self.grad_weight(gy), self.grad_bias(gy)
+
+    def grad_bias(self, gy):
+        """gy (N, OC, L) → ∂L/∂b, shape (OC,)."""
+        # TODO: ∂L/∂b
         ### BEGIN SOLUTION
-        gb = gy.sum(axis=(0, 2))
+        return gy.sum(axis=(0, 2))
         ### END SOLUTION
-        # TODO: ∂L/∂w, shape (OC, C, KH, KW)
+
+    def grad_weight(self, gy):
+        """gy (N, OC, L) → ∂L/∂w, shape (OC, C, KH, KW)."""
+        # TODO: ∂L/∂w
         ### BEGIN SOLUTION
-        gw = sum(gy[n] @ self.col[n].T for n in range(N)).reshape(self.w_shape)
+        return sum(gy[n] @ self.col[n].T for n in range(gy.shape[0])).reshape(self.w_shape)
         ### END SOLUTION
-        # TODO: ∂L/∂x, shape (N, C, H, W), through col2im
+
+    def grad_input(self, gy):
+        """gy (N, OC, L) → ∂L/∂x, shape (N, C, H, W), through col2im."""
+        KH, KW = self.w_shape[2:]
+        # TODO: ∂L/∂x
         ### BEGIN SOLUTION
-        gx = col2im(self.w2.T @ gy, self.x_shape, KH, KW)
+        return col2im(self.w2.T @ gy, self.x_shape, KH, KW)
         ### END SOLUTION
-        return gx, gw, gb
 
 
 def conv2d(x, weight, bias):
