@@ -192,6 +192,21 @@ def test_max_pool2d_matches_the_loop_reference(backend, g, seed, ties):
     np.testing.assert_allclose(host(xt.grad), rgx, rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=15)
+@given(g=pool_geometry(), seed=st.integers(0, 10_000))
+def test_max_pool2d_without_gradients_matches_the_loop_reference(backend, g, seed):
+    """Inference (no input needs a gradient) skips the argmax bookkeeping: same values."""
+    shape, k, s, p = g
+    x = np.random.default_rng(seed).integers(0, 3, shape).astype(float)
+    y = F.max_pool2d(tensor(x, requires_grad=False), k, s, p)
+    with tn.no_grad():
+        y2 = F.max_pool2d(tensor(x), k, s, p)
+    ry = ref_max_pool2d(x, None, k, s, p)[0]
+    np.testing.assert_array_equal(host(y), ry)
+    np.testing.assert_array_equal(host(y2), ry)
+    assert y.grad_fn is None and y2.grad_fn is None
+
+
 @settings(max_examples=30)
 @given(g=pool_geometry(), seed=st.integers(0, 10_000))
 def test_avg_pool2d_matches_the_loop_reference(backend, g, seed):

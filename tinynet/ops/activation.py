@@ -6,7 +6,8 @@ from ..tensor import Function
 class ReLU(Function):
     """y = max(x, 0).   dy/dx = 1 where x > 0, else 0 (0 at x = 0, as in PyTorch)."""
     def forward(self, x):
-        self.mask = x > 0
+        if self.needs_input_grad[0]:  # the mask is for backward: not kept in inference
+            self.mask = x > 0
         return backend.array_module(x).maximum(x, 0)   # keeps the dtype; relu(-inf) = 0, not -inf·0 = nan
 
     def backward(self, gy):

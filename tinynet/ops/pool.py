@@ -41,16 +41,18 @@ class MaxPool2d(Function):
         else:
             xpad = x
         y = _window(xpad, 0, 0, OH, OW, SH, SW).copy()
-        arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
+        record = any(self.needs_input_grad)     # no backward to come (inference): no arg to keep
+        arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32) if record else None
         for k in range(1, KH * KW):
             # a contiguous copy first: the compare and max below then run several times faster
             # than on the strided view (on NumPy, by more than the copy costs)
             v = xp.ascontiguousarray(_window(xpad, k // KW, k % KW, OH, OW, SH, SW))
-            bigger = v > y                      # strictly greater: ties keep the earlier offset
+            if record:
+                bigger = v > y                  # strictly greater: ties keep the earlier offset
+                # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
+                # which is far cheaper than the masked assignment arg[bigger] = k
+                xp.maximum(arg, bigger * arg.dtype.type(k), out=arg)
             xp.maximum(y, v, out=y)             # (NaN propagates, as in PyTorch)
-            # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
-            # which is far cheaper than the masked assignment arg[bigger] = k
-            xp.maximum(arg, bigger * arg.dtype.type(k), out=arg)
         return y
 
     def backward(self, gy):
