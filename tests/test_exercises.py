@@ -134,3 +134,13 @@ def test_tinynet_check_subcommand():
     from tinynet.cli import main as cli_main
     assert cli_main(["check", str(SOLUTIONS[0])]) == 0
     assert cli_main(["check", str(STUBS[0])]) == 1
+
+
+def test_an_endless_loop_fails_its_part_instead_of_hanging(tmp_path, monkeypatch):
+    import tinynet.check
+    monkeypatch.setattr(tinynet.check, "PART_SECONDS", 1)
+    student = tmp_path / "loop.py"
+    student.write_text("import tinynet as tn\nEXERCISE = 'relu'\n"
+                       "def relu(x):\n    while True:\n        pass\n")
+    results, report = grade(student)
+    assert set(results.values()) == {"fail"} and "never ends" in report

@@ -8,8 +8,11 @@ differed, where and by how much, recognises common slips (a constant factor, a t
 sign), and gives a hint that points at the formula to look at — never at the code.
 The exit status is 0 only when every part passes.
 """
+import contextlib
 import importlib.util
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -745,6 +748,27 @@ def _where(exc, path):
     return f"line {f.lineno}" + (f", under “{todo}”" if todo else f": {f.line}")
 
 
+PART_SECONDS = 120          # a part that takes longer has an endless loop, most likely
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Stop a part after ``seconds`` (on systems with SIGALRM, in the main thread; else no limit)."""
+    def stop(signum, frame):
+        raise Failed(f"this part took more than {seconds} s: is there a loop that never ends?",
+                     "Check the loop conditions; the inputs here are small (a few hundred numbers).")
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if usable:
+        old = signal.signal(signal.SIGALRM, stop)
+        signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        if usable:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+
+
 def check_file(path, out=None):
     """Grade the exercise file at ``path``; print a report; return a list of (part, status)."""
     out = out or sys.stdout
@@ -766,7 +790,7 @@ def check_file(path, out=None):
     results, last_todo = [], None
     for part_title, hint, fn in parts:
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), _time_limit(PART_SECONDS):
                 fn(module)
         except NotImplementedError as e:
             where = _where(e, path)
