@@ -396,9 +396,10 @@ def _to_tensors(args, opname):
 
 
 def _scalar_dtype(dtype, a):
-    """The dtype of scalar ``a`` combined with a tensor of ``dtype``, as in PyTorch: the tensor's,
-    unless that would lose the scalar's kind (``int_tensor * 0.5`` is float32, not 0;
-    ``bool_tensor + 2`` is int64, not True)."""
+    """The dtype of the constant made from scalar ``a`` for an op with a tensor of ``dtype``:
+    the tensor's (``2 * t`` stays float32), unless that would lose the scalar's kind: a float
+    with an integer tensor is a float32 constant (``int_tensor * 0.5`` is 0.5, not 0), an int
+    with a bool tensor an int64 one (``bool_tensor + 2`` is 3, not True)."""
     if dtype.kind in "fc" or isinstance(a, bool):
         return dtype
     kind = getattr(getattr(a, "dtype", None), "kind", None)
