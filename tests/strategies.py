@@ -101,18 +101,22 @@ def matmul_shapes(draw):
 
 @st.composite
 def basic_index(draw, shape):
-    """A tuple of ints and slices (any start/stop/step, negative too) for basic indexing."""
-    key = []
-    for n in shape[:draw(st.integers(0, len(shape)))]:
+    """A tuple of ints and slices (any start/stop/step, negative too) for basic indexing:
+    entries for some leading axes, then maybe ``...`` and entries for some trailing axes."""
+    def entry(n):
         if draw(st.booleans()):
-            key.append(draw(st.integers(-n, n - 1)))
-        else:
-            start = draw(st.none() | st.integers(-n - 1, n + 1))
-            stop = draw(st.none() | st.integers(-n - 1, n + 1))
-            step = draw(st.none() | st.sampled_from([1, 2, -1, -2, 3]))
-            key.append(slice(start, stop, step))
-    if draw(st.booleans()) and len(key) < len(shape):
-        key.insert(draw(st.integers(0, len(key))), Ellipsis)
+            return draw(st.integers(-n, n - 1))
+        start = draw(st.none() | st.integers(-n - 1, n + 1))
+        stop = draw(st.none() | st.integers(-n - 1, n + 1))
+        step = draw(st.none() | st.sampled_from([1, 2, -1, -2, 3]))
+        return slice(start, stop, step)
+
+    ndim = len(shape)
+    lead = draw(st.integers(0, ndim))
+    key = [entry(n) for n in shape[:lead]]
+    if lead < ndim and draw(st.booleans()):
+        trail = draw(st.integers(0, ndim - lead))
+        key += [Ellipsis] + [entry(n) for n in shape[ndim - trail:]]
     return tuple(key)
 
 

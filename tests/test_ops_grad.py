@@ -14,6 +14,8 @@ Two layers:
 never uniform (a uniform one would hide, e.g., a broken softmax backward).
 Then known values: d/dx x³ at 2 is 12, softmax rows sum to 1, stability at huge logits.
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,8 +26,10 @@ import tinynet as tn
 import tinynet.functional as F
 from strategies import host, tensor
 
-FAST = settings(max_examples=20)
-SLOW = settings(max_examples=12)      # the ops whose inputs are bigger (matmul, concatenate)
+# TINYNET_EXAMPLES=200 (say) for a thorough run; the defaults keep the file at a few seconds
+_N = int(os.environ.get("TINYNET_EXAMPLES", "20"))
+FAST = settings(max_examples=_N)
+SLOW = settings(max_examples=max(1, _N * 3 // 5))      # the ops with bigger inputs (matmul, concatenate)
 
 
 def check(fn, *arrays, requires_grad=None, **kw):
