@@ -209,7 +209,8 @@ def test_a_stray_numpy_call_in_a_backward_fails_on_fakecupy_only(backend, monkey
     original = Exp.backward
 
     def backward(self, gz):
-        return original(self, np.asarray(gz) * 1.0) if backend == "numpy" else original(self, gz + np.zeros(gz.shape))
+        np.asarray(gz)               # a stray host conversion of the gradient
+        return original(self, gz)
 
     monkeypatch.setattr(Exp, "backward", backward)
     x = tensor(np.array([0.5, -1.0]))
