@@ -52,40 +52,48 @@ def torch_step_fn(torch, model, batches):
 
 
 def breakdown(step, opt, steps):
-    """Per-op milliseconds per step: the median over ``steps`` steps run with every Function timed
-    (medians, so a step slowed by another process's burst does not count)."""
-    adam = {"ms": 0.0}
+    """Per-op milliseconds per step: medians over ``steps`` steps run with every Function timed
+    (medians, so a step slowed by another process's burst does not count), wall clock and CPU
+    time of this thread."""
+    adam = {"ms": 0.0, "cpu": 0.0}
     original_step = opt.step
 
     def timed_adam():
+        c = time.thread_time()
         adam["ms"] += timed(original_step)
+        adam["cpu"] += (time.thread_time() - c) * 1e3
     opt.step = timed_adam
-    per_step = []                                  # one dict per step: key -> ms in that step
+    per_step = []                                  # one dict per step: key -> (wall ms, cpu ms) in that step
     try:
         with OpTimer() as t:
             for _ in range(steps):
-                before, adam_before = dict(t.ms), adam["ms"]
+                before, before_cpu, adam_before = dict(t.ms), dict(t.cpu_ms), dict(adam)
+                c = time.thread_time()
                 total = timed(step)
-                d = {k: v - before.get(k, 0.0) for k, v in t.ms.items()}
-                d["Adam.step"] = adam["ms"] - adam_before
-                d["total"] = total
+                total_cpu = (time.thread_time() - c) * 1e3
+                d = {k: (v - before.get(k, 0.0), t.cpu_ms[k] - before_cpu.get(k, 0.0)) for k, v in t.ms.items()}
+                d["Adam.step"] = (adam["ms"] - adam_before["ms"], adam["cpu"] - adam_before["cpu"])
+                d["total"] = (total, total_cpu)
                 per_step.append(d)
     finally:
         del opt.step                                   # back to the class's method
-    med = {k: statistics.median(s.get(k, 0.0) for s in per_step) for k in per_step[0]}
-    total = med.pop("total")
-    adam_ms = med.pop("Adam.step")
-    rows = sorted(((ms, name, phase, t.calls[name, phase] // steps) for (name, phase), ms in med.items()),
-                  reverse=True)
-    print(f"\nWhere tinynet's time goes (ms per step, median of {steps} steps with every op timed; "
-          f"median step {total:.1f} ms with the timers on):")
-    print(f"  {'op':<14}{'pass':<10}{'calls':>6}{'ms':>9}{'share':>8}")
-    for ms, name, phase, calls in rows:
-        print(f"  {name:<14}{phase:<10}{calls:>6}{ms:>9.2f}{ms / total:>8.1%}")
-    other = total - sum(r[0] for r in rows) - adam_ms
-    print(f"  {'Adam.step':<24}{'':>6}{adam_ms:>9.2f}{adam_ms / total:>8.1%}")
-    print(f"  {'engine, rest':<24}{'':>6}{other:>9.2f}{other / total:>8.1%}"
-          "   (graph walk, Tensor wrapping, zero_grad, gradient accumulation; medians need not add up)")
+    med = {k: tuple(statistics.median(s.get(k, (0.0, 0.0))[i] for s in per_step) for i in (0, 1))
+           for k in per_step[0]}
+    total, total_cpu = med.pop("total")
+    adam_ms, adam_cpu = med.pop("Adam.step")
+    rows = sorted(((ms, cpu, name, phase, t.calls[name, phase] // steps) for (name, phase), (ms, cpu) in med.items()),
+                  key=lambda r: -r[1])
+    print(f"\nWhere tinynet's time goes (ms per step, medians of {steps} steps with every op timed; the step "
+          f"took {total:.1f} ms wall, {total_cpu:.1f} ms CPU on the main thread):")
+    print(f"  {'op':<14}{'pass':<10}{'calls':>6}{'wall ms':>9}{'CPU ms':>9}{'CPU share':>11}")
+    for ms, cpu, name, phase, calls in rows:
+        print(f"  {name:<14}{phase:<10}{calls:>6}{ms:>9.2f}{cpu:>9.2f}{cpu / total_cpu:>11.1%}")
+    other, other_cpu = total - sum(r[0] for r in rows) - adam_ms, total_cpu - sum(r[1] for r in rows) - adam_cpu
+    print(f"  {'Adam.step':<24}{'':>6}{adam_ms:>9.2f}{adam_cpu:>9.2f}{adam_cpu / total_cpu:>11.1%}")
+    print(f"  {'engine, rest':<24}{'':>6}{other:>9.2f}{other_cpu:>9.2f}{other_cpu / total_cpu:>11.1%}"
+          "   (graph walk, Tensor wrapping, zero_grad, gradient accumulation)")
+    print("  CPU ms: time on the main thread: all of NumPy's elementwise work, BLAS's share of the products\n"
+          "  (with 2 BLAS threads the other half runs elsewhere); robust to machine load, unlike wall ms.")
 
 
 def inference(tiny_model, torch, torch_model, x, rounds):
