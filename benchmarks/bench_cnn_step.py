@@ -96,6 +96,16 @@ def breakdown(step, opt, steps):
           "  (with 2 BLAS threads the other half runs elsewhere); robust to machine load, unlike wall ms.")
 
 
+def remaining_note(faults_per_step, threads):
+    print("\nWhat remains (details and numbers in benchmarks/README.md):")
+    print("  - the matrix products (conv and linear) run on all BLAS threads; everything else (im2col, col2im,")
+    print("    pooling, ReLU, Adam, transposes) is NumPy elementwise work on one core, where PyTorch uses all"
+          f" {threads or 'its'} threads")
+    if faults_per_step > 1000:
+        print(f"  - {faults_per_step:.0f} page faults per tinynet step: glibc returns freed memory to the kernel after every"
+              " step;\n    --tune-malloc keeps it (a process-wide setting; see README, 'Page faults')")
+
+
 def inference(tiny_model, torch, torch_model, x, rounds):
     runners = {}
     xt = tn.Tensor(x)
@@ -177,6 +187,7 @@ def main():
         print(f"  ratio tinynet/pytorch: {tm / pm:.2f} (median), {tb / pb:.2f} (min)")
 
     breakdown(tiny_step, tiny_opt, args.breakdown_steps)
+    remaining_note(usage["tinynet"][1], threads)
 
     if not args.no_inference:
         tiny_model.eval()
