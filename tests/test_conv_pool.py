@@ -167,6 +167,16 @@ def test_conv2d_skips_input_gradient_work_when_the_input_needs_none(backend, mon
     assert not frozen.requires_grad and frozen.grad_fn is None      # no graph, no backward at all
 
 
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(backend, conv_path):
+    x, w, b = tensor(np.zeros((0, 3, 5, 5))), tensor(np.ones((4, 3, 3, 3))), tensor(np.ones(4))
+    y = F.conv2d(x, w, b, padding=1)
+    assert y.shape == (0, 4, 5, 5)
+    F.max_pool2d(y, 2).sum().backward()
+    assert x.grad.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(host(w.grad), np.zeros((4, 3, 3, 3)))
+    np.testing.assert_array_equal(host(b.grad), np.zeros(4))
+
+
 def test_conv2d_keeps_float32(backend, conv_path):
     x = tensor(np.ones((2, 3, 5, 5)), dtype=np.float32)
     w = tensor(np.ones((4, 3, 3, 3)), dtype=np.float32)

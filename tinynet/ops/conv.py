@@ -40,15 +40,16 @@ class Conv2d(Function):
         (SH, SW), (PH, PW) = self.stride, self.padding
         OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
         self.x_shape, self.w_shape = x.shape, w.shape
+        K, L = C * KH * KW, OH * OW
         col = self.col = im2col(x, (KH, KW), self.stride, self.padding)  # (K, N·L)
-        w2 = self.w2 = w.reshape(OC, -1)                                   # (OC, K)
-        self.per_image = w2.shape[1] <= self.SMALL_K
+        w2 = self.w2 = w.reshape(OC, K)
+        self.per_image = K <= self.SMALL_K
         if self.per_image:
-            y = w2 @ col.reshape(-1, N, OH * OW).transpose(1, 0, 2)        # (N, OC, L): N products
+            y = w2 @ col.reshape(K, N, L).transpose(1, 0, 2)               # (N, OC, L): N products
             if b is not None:
                 y += b.reshape(OC, 1)
         else:
-            yt = (w2 @ col).reshape(OC, N, OH * OW).transpose(1, 0, 2)     # (N, OC, L) view of (OC, N, L)
+            yt = (w2 @ col).reshape(OC, N, L).transpose(1, 0, 2)           # (N, OC, L) view of (OC, N, L)
             y = xp.empty(yt.shape, dtype=yt.dtype)
             if b is not None:
                 xp.add(yt, b.reshape(OC, 1), out=y)                        # the copy and the bias in one pass
@@ -58,14 +59,14 @@ class Conv2d(Function):
 
     def backward(self, gy):
         xp = backend.array_module(gy)
-        N, OC = gy.shape[:2]
-        K = self.w2.shape[1]
+        N, OC, OH, OW = gy.shape
+        K, L = self.w2.shape[1], OH * OW
         need_x, need_w = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         gx = gw = gb = None
         if self.per_image:
-            gy3 = gy.reshape(N, OC, -1)                                    # (N, OC, L)
-            col3 = self.col.reshape(K, N, -1)                              # (K, N, L)
+            gy3 = gy.reshape(N, OC, L)
+            col3 = self.col.reshape(K, N, L)
             if need_w:
                 gw = (gy3 @ col3.transpose(1, 2, 0)).sum(axis=0)           # Σₙ dy[n] @ col[:, n]ᵀ
             if need_b:
@@ -73,7 +74,7 @@ class Conv2d(Function):
             if need_x:
                 gcol = (self.w2.T @ gy3).transpose(1, 0, 2)                # (K, N, L) view of (N, K, L)
         else:
-            gy2 = xp.ascontiguousarray(gy.reshape(N, OC, -1).transpose(1, 0, 2)).reshape(OC, -1)  # (OC, N·L)
+            gy2 = xp.ascontiguousarray(gy.reshape(N, OC, L).transpose(1, 0, 2)).reshape(OC, N * L)
             if need_w:                                                     # Σ over all (n, oh, ow), as
                 gw = (self.col @ gy2.T).T                                  # (col @ dy2ᵀ)ᵀ: faster in OpenBLAS
             if need_b:
