@@ -365,9 +365,39 @@ def test_cli_errors(pretrained, tmp_path, capsys):
     assert "give it with --from CKPT" in capsys.readouterr().err
     assert _run_cli("--from", path, "--task", "digits5-9", "--method", "full", "--labels-per-class", 6000,
                     "--out", tmp_path / "x") == 2
-    assert "class 0 has only" in capsys.readouterr().err
+    assert "class 0 ('5') has only 5,421 training images; use at most 5,421, or 'all'" in capsys.readouterr().err
     assert _run_cli("--from", tmp_path / "missing.npz", "--task", "digits5-9", "--method", "head") == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_errors_name_the_mistake(pretrained, tmp_path, capsys):
+    from tinynet import models, train as training
+    path, _ = pretrained                              # tmp_path/pre/checkpoint.npz
+    # the folder of the pre-training run instead of its checkpoint file
+    assert _run_cli("--from", path.parent, "--task", "digits5-9", "--method", "head") == 2
+    assert f"is a folder, not a checkpoint file; did you mean --from {path}?" in capsys.readouterr().err
+    # a checkpoint whose weights are not those of the model it names
+    other = tmp_path / "lenet-as-cnn.npz"
+    training.save_checkpoint(other, models.lenet(), None, 0, "cnn", [], {"normalize": "mnist"})
+    assert _run_cli("--from", other, "--task", "digits5-9", "--method", "full", "--labels-per-class", 1,
+                    "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert "says it holds a 'cnn' model, but its weights do not fit models.cnn()" in err
+    assert "size mismatch for '0.weight'" in err
+    # --labels-per-class 0 and an unknown task are refused by the parser, naming the option
+    for argv, message in ((["--labels-per-class", 0, "--task", "digits5-9"], "--labels-per-class: must be at least 1"),
+                          (["--task", "cifar10"], "--task: invalid choice: 'cifar10'")):
+        with pytest.raises(SystemExit) as exit_info:
+            _run_cli("--from", path, "--method", "head", *argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_labels_per_class_error_names_the_smallest_class():
+    from tinynet.cli_finetune import labels_per_class
+    labels = np.array([0] * 5 + [1] * 3 + [2] * 4)
+    with pytest.raises(ValueError, match=r"class 1 \('shirt'\) has only 3 training images; use at most 3"):
+        labels_per_class(labels, 4, 0, ["coat", "shirt", "bag"])
+    assert len(labels_per_class(labels, 3, 0)) == 9
 
 
 def test_labels_per_class_is_seeded_and_balanced():

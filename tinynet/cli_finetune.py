@@ -49,18 +49,24 @@ def class_names(task):
     return names
 
 
-def labels_per_class(labels, k, seed):
+def labels_per_class(labels, k, seed, names=None):
     """Indices of ``k`` samples of each label in ``labels`` (sorted), drawn without replacement
-    by a generator seeded with ``seed`` alone; ``k=None`` keeps every index."""
+    by a generator seeded with ``seed`` alone; ``k=None`` keeps every index. A ``k`` larger than
+    the smallest class is an error naming that class (``names[c]`` when given) and the largest
+    ``k`` that works."""
     np = backend.get_module("numpy")
     if k is None:
         return np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    if k > counts.min():
+        c, n = classes[counts.argmin()], int(counts.min())
+        label = f"{c} ({names[c]!r})" if names is not None else f"{c}"
+        raise ValueError(f"--labels-per-class {k}: class {label} has only {n:,} training images; "
+                         f"use at most {n:,}, or 'all'")
     rng = np.random.default_rng(seed)
     chosen = []
-    for c in np.unique(labels):
+    for c in classes:
         idx = np.flatnonzero(labels == c)
-        if k > len(idx):
-            raise ValueError(f"--labels-per-class {k}: class {c} has only {len(idx)} training images")
         chosen.append(rng.choice(idx, size=k, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -77,7 +83,7 @@ def task_data(task, k=None, seed=0, normalize=None, data_dir=None, test_limit=No
         mask = np.isin(labels, list(keep))
         images, labels = images[mask], labels[mask].astype(np.int64) - keep.start
         if split == "train":
-            idx = labels_per_class(labels, k, seed)
+            idx = labels_per_class(labels, k, seed, class_names(task))
             images, labels = images[idx], labels[idx]
         elif test_limit is not None:
             images, labels = images[:test_limit], labels[:test_limit]
@@ -130,6 +136,10 @@ def _source(args):
         if args.method != "scratch":
             raise CLIError(f"--method {args.method} fine-tunes a trained model: give it with --from CKPT")
         return args.model or "cnn", "mnist", None
+    if os.path.isdir(args.checkpoint):            # e.g. the --out folder of the pre-training run
+        inside = os.path.join(args.checkpoint, "checkpoint.npz")
+        hint = f"; did you mean --from {inside}?" if os.path.isfile(inside) else ""
+        raise CLIError(f"--from {args.checkpoint} is a folder, not a checkpoint file{hint}")
     ckpt = read_checkpoint(args.checkpoint)
     if args.model and args.model != ckpt["model_name"]:
         raise CLIError(f"--model {args.model} does not match the checkpoint's model {ckpt['model_name']}")
@@ -164,7 +174,8 @@ def _run(args):
         try:
             finetune.load_backbone(model, state)
         except ValueError as e:
-            raise CLIError(f"{args.checkpoint}: {e}") from None
+            raise CLIError(f"{args.checkpoint} says it holds a {name!r} model, but its weights do not fit "
+                           f"models.{name}() (a checkpoint of another model?): {e}") from None
     head = finetune.prepare(model, args.method, len(names), args.rank, args.alpha)
     lr_backbone = args.backbone_lr or args.lr
     optimizer = optim.Adam(finetune.param_groups(model, head, args.lr, lr_backbone))
