@@ -17,7 +17,7 @@ import statistics
 import time
 
 from common import (tn, F, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
-                    import_torch, alternate, summary, timed, OpTimer, machine_note, tune_malloc)
+                    import_torch, alternate, summary, timed, OpTimer, machine_note)
 
 
 def tinynet_step_fn(model, batches):
@@ -103,7 +103,7 @@ def remaining_note(faults_per_step, threads):
           f" {threads or 'its'} threads")
     if faults_per_step > 1000:
         print(f"  - {faults_per_step:.0f} page faults per tinynet step: glibc returns freed memory to the kernel after every"
-              " step;\n    --tune-malloc keeps it (a process-wide setting; see README, 'Page faults')")
+              " step;\n    tinynet/malloc.py keeps freed memory unless TINYNET_MALLOC=default is set")
 
 
 def inference(tiny_model, torch, torch_model, x, rounds):
@@ -141,11 +141,7 @@ def main():
                     help="set NumPy's BLAS threads (and PyTorch's) to this; default: leave BLAS as it is")
     ap.add_argument("--breakdown-steps", type=int, default=20)
     ap.add_argument("--no-inference", action="store_true")
-    ap.add_argument("--tune-malloc", action="store_true",
-                    help="keep freed memory in the process (glibc mallopt), for both frameworks; see README")
     args = ap.parse_args()
-    if args.tune_malloc:
-        print(f"glibc malloc tuned to keep freed memory: {tune_malloc()}")
 
     if args.threads:
         set_blas_threads(args.threads)
@@ -153,6 +149,8 @@ def main():
     torch = import_torch()
     print(f"tinynet CNN training step benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, "
           f"{platform.processor() or platform.machine()}, {machine_note()}")
+    print("glibc malloc thresholds raised by tinynet at import (tinynet/malloc.py; process-wide, so for "
+          f"PyTorch too): {tn.malloc.tuned}")
     print(f"numpy {np.__version__}, BLAS threads: {threads if threads is not None else 'unknown'}")
     if torch is None:
         print("PyTorch is not installed: timing tinynet alone (pip install 'torch==2.13.0' to compare).")

@@ -128,24 +128,6 @@ def alternate(runners, rounds, per_round, warmup, usage=None):
     return times
 
 
-def tune_malloc():
-    """Keep freed memory in the process (glibc): raise malloc's mmap and trim thresholds.
-
-    By default glibc gives memory back to the kernel when the top of the heap frees up, and
-    serves large blocks with fresh mmaps. A training step frees tens of MB of arrays at its end
-    and asks for them again at the start of the next, so each step re-faults those pages
-    (thousands of page faults, each zeroing a 4 KB page). Same effect as running with
-    ``MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=536870912``. Returns False where
-    there is no glibc. Applies to the whole process (PyTorch's allocations too).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 256 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 512 << 20))
-    except (OSError, AttributeError):
-        return False
-
-
 def summary(ms):
     return statistics.median(ms), min(ms)
 
@@ -207,4 +189,4 @@ def machine_note():
 
 
 __all__ = ["tn", "F", "nn", "np", "tinynet_cnn", "torch_cnn", "mnist_batches", "blas_threads",
-           "set_blas_threads", "import_torch", "timed", "alternate", "tune_malloc", "summary", "OpTimer", "machine_note"]
+           "set_blas_threads", "import_torch", "timed", "alternate", "summary", "OpTimer", "machine_note"]

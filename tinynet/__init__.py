@@ -4,6 +4,9 @@
     import tinynet.functional as F
     x = tn.tensor([[1.0, 2.0]], requires_grad=True)
 """
+from . import malloc as _malloc
+_malloc.keep_freed_memory()     # fewer page faults per training step (see tinynet/malloc.py)
+
 from .backend import set_backend, get_backend, BackendError, BackendUnavailable
 from .tensor import Tensor, Function, tensor, no_grad, enable_grad, is_grad_enabled
 from .random import manual_seed
