@@ -164,7 +164,7 @@ def plot(results, path):
     for ax, result in zip(axes[0], results):
         table = aggregate(result["rows"])
         ks = sorted({t["k"] for t in table if t["k"] != "all"}, key=int)
-        n_all = {"digits5-9": 29404, "fashion": 6000}.get(result["rows"][0]["task"])
+        n_all = {"digits5-9": 5881, "fashion": 6000}.get(result["rows"][0]["task"])   # per class (digits 5–9: 29,404 / 5)
         xs = {k: int(k) for k in ks}
         if any(t["k"] == "all" for t in table):
             xs["all"] = n_all
