@@ -163,7 +163,7 @@ def loss_of(w1, b1, w2, b2):
 
 
 check("gradcheck through Linear → ReLU → Linear → cross-entropy", tn.gradcheck(loss_of, *params),
-      f"{sum(p.size for p in params)} weights, each perturbed by ±1e-6")
+      f"{sum(p.numel() for p in params)} weights, each perturbed by ±1e-6")
 
 # %%
 finish()

@@ -125,7 +125,7 @@ images, labels = load_mnist("test")
 net001 = CNNModel001()
 batch = tn.tensor(images[:100, None].astype(np.float32) / 255)
 feat = net001.features(batch)
-print(f"  features of 100 images: {feat.shape} = {feat.size:,} numbers; 160,000 / 3136 = {feat.size / 3136:.2f}")
+print(f"  features of 100 images: {feat.shape} = {feat.numel():,} numbers; 160,000 / 3136 = {feat.numel() / 3136:.2f}")
 try:
     net001(batch)
     error = "no error"
@@ -135,7 +135,7 @@ print(f"  model(batch of 100) → {error}")
 check("the article's model fails on a batch of 100", error != "no error")
 feat49 = net001.features(batch[:49])
 mixed = feat49.view(-1, 3136)
-print(f"  a batch of 49 gives {feat49.size:,} = {mixed.shape[0]} × 3136 numbers: view succeeds silently, "
+print(f"  a batch of 49 gives {feat49.numel():,} = {mixed.shape[0]} × 3136 numbers: view succeeds silently, "
       f"and row 1 holds the end of image 0 and the start of image 1")
 check("with 49 images the view 'works' but each of the 25 rows mixes 1.96 images", mixed.shape == (25, 3136))
 declared = CNNModel001().num_parameters()
@@ -144,7 +144,7 @@ declared = CNNModel001().num_parameters()
 @claim("A41", "001", "M-C: Conv2d(1,32,3), Conv2d(32,64,3), fc1 = Linear(64·7·7, 128), view(-1, 64·7·7)")
 def _():
     return "wrong", (f"without padding one image gives 64×5×5 = 1,600 features, not 3,136: batch 100 → "
-                     f"{feat.size:,}/3136 = {feat.size / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
+                     f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
                      f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
 
 

@@ -17,7 +17,7 @@ import numpy
 
 __all__ = [
     "BackendError", "BackendUnavailable", "register_backend", "set_backend", "get_backend",
-    "array_module", "backend_name", "is_array", "to_backend", "to_numpy", "get_module",
+    "array_module", "backend_name", "is_array", "to_backend", "to_numpy", "get_module", "canonical_name",
 ]
 
 
@@ -65,21 +65,31 @@ def _load_cupy():
     register_backend("cupy", cupy, cupy.ndarray, cupy.asnumpy, cupy.asarray)
 
 
+ALIASES = {"cpu": "numpy", "cuda": "cupy"}     # PyTorch's device names for the two backends
+
+
+def canonical_name(name):
+    """The backend that ``name`` stands for: ``"cpu"`` is ``"numpy"``, ``"cuda"`` is ``"cupy"``."""
+    return ALIASES.get(name, name)
+
+
 def _get(name):
+    name = canonical_name(name)
     if name not in _backends:
         if name == "cupy":
             _load_cupy()
         else:
             known = ", ".join(sorted(set(_backends) | {"cupy"}))
-            raise BackendUnavailable(f"unknown backend {name!r}; known backends: {known}")
+            aliases = ", ".join(f"{a!r} for {b!r}" for a, b in ALIASES.items())
+            raise BackendUnavailable(f"unknown backend {name!r}; known backends: {known} ({aliases})")
     return _backends[name]
 
 
 def set_backend(name):
-    """Set the backend that new tensors are created on (``"numpy"`` or ``"cupy"``)."""
+    """Set the backend that new tensors are created on (``"numpy"`` or ``"cupy"``; ``"cpu"`` and
+    ``"cuda"``, PyTorch's device names, stand for them)."""
     global _default
-    _get(name)
-    _default = name
+    _default = _get(name).name
 
 
 def get_backend():

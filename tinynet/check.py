@@ -578,7 +578,7 @@ def _(mod):
 
 # --- 11 freezing -------------------------------------------------------------------------------
 exercise("freezing", "freezing layers")
-_FREEZE_HINT = ("A parameter is frozen when its requires_grad is False; count with p.size; an optimizer must be "
+_FREEZE_HINT = ("A parameter is frozen when its requires_grad is False; count with p.numel(); an optimizer must be "
                 "given only the parameters that still require gradients.")
 
 
@@ -671,7 +671,7 @@ def _(mod):
     a, b = _get(layer, "lora_A"), _get(layer, "lora_B")
     if a.shape != (2, 6) or b.shape != (5, 2):
         raise Failed(f"lora_A {a.shape} and lora_B {b.shape}, expected (2, 6) and (5, 2) for Linear(6, 5) with r = 2.")
-    trainable = sum(p.size for p in layer.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
     if trainable != 2 * (6 + 5):
         raise Failed(f"{trainable} trainable numbers, expected r·(in + out) = 22.")
 

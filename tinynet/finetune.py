@@ -91,8 +91,8 @@ def trainable_summary(model, file=None, quiet=False):
     for name, m in model.named_modules():
         own = [p for p in m._parameters.values() if p is not None]
         if own:
-            t = sum(p.size for p in own if p.requires_grad)
-            f = sum(p.size for p in own if not p.requires_grad)
+            t = sum(p.numel() for p in own if p.requires_grad)
+            f = sum(p.numel() for p in own if not p.requires_grad)
             rows.append((name or "(root)", type(m).__name__, t, f))
     total_t, total_f = sum(r[2] for r in rows), sum(r[3] for r in rows)
     width = max([len(r[0]) for r in rows] + [5])

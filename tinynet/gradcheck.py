@@ -70,7 +70,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, directions=None, seed
     rng = np.random.default_rng(seed)
     with no_grad():
         out = fn(*inputs)
-    weights = backend.to_backend(rng.standard_normal(out.shape), out.backend) if out.size != 1 else None
+    weights = backend.to_backend(rng.standard_normal(out.shape), out.backend) if out.numel() != 1 else None
 
     def scalar(*xs):
         y = fn(*xs)
@@ -97,9 +97,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, directions=None, seed
             return v
 
         if directions is None:
-            numeric = np.zeros(t.size)
-            for i in range(t.size):
-                e = np.zeros(t.size)
+            numeric = np.zeros(t.numel())
+            for i in range(t.numel()):
+                e = np.zeros(t.numel())
                 e[i] = eps
                 numeric[i] = (f_at(backend.to_backend(e, t.backend)) - f_at(backend.to_backend(-e, t.backend))) / (2 * eps)
             numeric = numeric.reshape(t.shape)
@@ -111,7 +111,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, directions=None, seed
                 raise GradcheckError(
                     f"gradcheck failed for input {k} (shape {t.shape}) at index {tuple(int(j) for j in i)}: "
                     f"analytic {analytic[i]:.8g}, numerical {numeric[i]:.8g}, relative error {rel:.3g} "
-                    f"({int(bad.sum())} of {t.size} elements out of tolerance)")
+                    f"({int(bad.sum())} of {t.numel()} elements out of tolerance)")
         else:
             for r in range(directions):
                 d = rng.standard_normal(t.shape)

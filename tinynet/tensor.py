@@ -116,7 +116,6 @@ class Tensor:
     shape = property(lambda self: tuple(self.data.shape))
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: int(self.data.size))
     backend = property(lambda self: backend.backend_name(self.data))
 
     def __len__(self):
@@ -124,8 +123,18 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def size(self, dim=None):
+        """``t.size()`` is the shape (a tuple), ``t.size(d)`` the length of axis ``d``, as in PyTorch.
+        (NumPy's ``a.size``, the number of elements, is ``t.numel()``.)"""
+        if dim is None:
+            return self.shape
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size({dim}): dimension out of range for a tensor of shape {self.shape}")
+        return self.shape[dim]
+
     def numel(self):
-        return self.size
+        """The number of elements."""
+        return int(self.data.size)
 
     def dim(self):
         return self.ndim
@@ -144,7 +153,7 @@ class Tensor:
         return int(self.item())
 
     def item(self):
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"only a tensor with one element can be converted to a Python scalar, got shape {self.shape}")
         return self.data.reshape(()).item()
 
@@ -166,7 +175,9 @@ class Tensor:
         return Tensor(self.data)
 
     def to(self, name):
-        """This tensor's data moved to backend ``name`` (a new leaf unless nothing moves)."""
+        """This tensor's data moved to backend ``name`` (a new leaf unless nothing moves).
+        ``"cpu"`` and ``"cuda"``, PyTorch's device names, stand for ``"numpy"`` and ``"cupy"``."""
+        name = backend.canonical_name(name)
         if backend.backend_name(self.data) == name:
             return self
         return Tensor(backend.to_backend(self.data, name), requires_grad=self.requires_grad)
@@ -195,7 +206,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
         if grad is None:
-            if self.size != 1:
+            if self.numel() != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs, but this tensor has shape "
                     f"{self.shape}; pass backward(grad) with a gradient of that shape")
@@ -275,6 +286,19 @@ class Tensor:
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _ops().max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Index of the (first) maximum along ``axis``, or in the flattened tensor for ``None``.
+
+        Like comparisons, it gives a plain integer array on this tensor's backend, not a Tensor:
+        no gradient flows through an index. ``(logits.argmax(1) == y.data).mean()`` is accuracy.
+        """
+        axis = axis if dim is None else dim
+        xp = backend.array_module(self.data)
+        i = xp.asarray(self.data.argmax(axis=axis))        # NumPy gives a scalar for axis=None
+        if keepdims if keepdim is None else keepdim:
+            i = i.reshape((1,) * self.ndim) if axis is None else xp.expand_dims(i, axis)
+        return i
 
     def softmax(self, axis=-1, *, dim=None): return _ops().softmax(self, axis, dim=dim)
     def log_softmax(self, axis=-1, *, dim=None): return _ops().log_softmax(self, axis, dim=dim)

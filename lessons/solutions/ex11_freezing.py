@@ -40,7 +40,7 @@ def count_parameters(model, trainable_only=False):
     """The number of weights (array elements) in the model, or only in trainable parameters."""
     # TODO
     ### BEGIN SOLUTION
-    return sum(p.size for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
     ### END SOLUTION
 
 

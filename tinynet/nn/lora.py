@@ -60,7 +60,7 @@ class _LoRA(Module):
         return d.reshape(self.base.weight.shape).astype(self.base.weight.dtype)
 
     def num_lora_parameters(self):
-        return self.lora_A.size + self.lora_B.size
+        return self.lora_A.numel() + self.lora_B.numel()
 
     def merge(self):
         """The base layer with W ← W + (alpha / r)·B A folded in: a plain, trainable layer

@@ -243,7 +243,7 @@ class Module:
         return self.requires_grad_(True)
 
     def num_parameters(self, trainable_only=False):
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # --- state dicts -------------------------------------------------------------------------
     def _state_entries(self):

@@ -27,7 +27,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for input {x.shape}, got {tuple(a.shape)}")
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, C) + (1,) * (x.ndim - 2)
-    m = x.size // C
+    m = x.numel() // C
     if training:
         if m < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
