@@ -16,39 +16,8 @@ import platform
 import statistics
 import time
 
-from common import (tn, F, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
-                    import_torch, alternate, summary, timed, OpTimer, machine_note)
-
-
-def tinynet_step_fn(model, batches):
-    opt = tn.optim.Adam(model.parameters(), lr=1e-3)
-    state = {"i": 0}
-
-    def step():
-        x, y = batches[state["i"] % len(batches)]
-        state["i"] += 1
-        opt.zero_grad()
-        loss = F.cross_entropy(model(tn.Tensor(x)), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, opt
-
-
-def torch_step_fn(torch, model, batches):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
-    state = {"i": 0}
-
-    def step():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+from common import (tn, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
+                    import_torch, alternate, summary, timed, OpTimer, machine_note, tinynet_step_fn, torch_step_fn)
 
 
 def breakdown(step, opt, steps):

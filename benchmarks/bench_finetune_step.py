@@ -13,8 +13,8 @@ inputs that need no gradient, so no graph is recorded for them and backward stop
 """
 import argparse
 
-from common import tn, F, nn, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, import_torch, \
-    alternate, summary, machine_note
+from common import tn, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, import_torch, \
+    alternate, summary, machine_note, tinynet_step_fn, torch_step_fn
 from tinynet import finetune
 
 CONFIGS = {   # name -> what is trainable
@@ -38,33 +38,6 @@ def tinynet_setup(name):
     return model
 
 
-def tinynet_step_fn(model, batches):
-    opt = tn.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    state = {"i": 0}
-
-    def step():
-        x, y = batches[state["i"] % len(batches)]
-        state["i"] += 1
-        opt.zero_grad()
-        F.cross_entropy(model(tn.Tensor(x)), tn.Tensor(y)).backward()
-        opt.step()
-    return step
-
-
-def torch_step_fn(torch, model, batches):
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
-    state = {"i": 0}
-
-    def step():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return step
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=8)
@@ -78,7 +51,7 @@ def main(argv=None):
     for name in CONFIGS:
         model = tinynet_setup(name)
         trainable[name] = model.num_parameters(trainable_only=True)
-        runners[f"tinynet {name}"] = tinynet_step_fn(model, batches)
+        runners[f"tinynet {name}"] = tinynet_step_fn(model, batches)[0]
     torch = None if args.no_torch else import_torch()
     if torch is not None:
         torch.set_num_threads(blas_threads() or 1)

@@ -13,24 +13,10 @@ alternating rounds (batch 64, float32, real MNIST batches, Adam) and prints the 
 import argparse
 import datetime
 
-from common import (tn, F, np, tinynet_cnn, mnist_batches, blas_threads, alternate, summary,
-                    machine_note)
+from common import (tn, np, tinynet_cnn, mnist_batches, blas_threads, alternate, summary,
+                    machine_note, tinynet_step_fn)
 from tinynet.ops.conv import Conv2d as ConvFunction
 from tinynet.ops.linear import Linear as LinearFunction
-
-
-def make_step(model, batches):
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = tn.optim.Adam(params, lr=1e-3)
-    state = {"i": 0}
-
-    def step():
-        x, y = batches[state["i"] % len(batches)]
-        state["i"] += 1
-        opt.zero_grad()
-        F.cross_entropy(model(tn.Tensor(x)), y).backward()
-        opt.step()
-    return step
 
 
 def head_only(model):
@@ -75,7 +61,7 @@ def main():
     full = tinynet_cnn()
     tn.manual_seed(0)
     head = head_only(tinynet_cnn())
-    steps = {"all layers": make_step(full, batches), "last Linear only": make_step(head, batches)}
+    steps = {"all layers": tinynet_step_fn(full, batches)[0], "last Linear only": tinynet_step_fn(head, batches)[0]}
 
     # the frozen convs on raw images: not in the graph, so their backward never runs
     out = head[0](tn.Tensor(batches[0][0]))

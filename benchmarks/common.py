@@ -128,6 +128,40 @@ def alternate(runners, rounds, per_round, warmup, usage=None):
     return times
 
 
+def tinynet_step_fn(model, batches):
+    """One training step per call (forward, cross-entropy, backward, Adam on the trainable
+    parameters), cycling through ``batches``; returns (step, optimizer). step() returns the loss."""
+    opt = tn.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    state = {"i": 0}
+
+    def step():
+        x, y = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss = F.cross_entropy(model(tn.Tensor(x)), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step, opt
+
+
+def torch_step_fn(torch, model, batches):
+    """The same step in PyTorch, on the same batches."""
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    state = {"i": 0}
+
+    def step():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def summary(ms):
     return statistics.median(ms), min(ms)
 
@@ -189,4 +223,4 @@ def machine_note():
 
 
 __all__ = ["tn", "F", "nn", "np", "tinynet_cnn", "torch_cnn", "mnist_batches", "blas_threads",
-           "set_blas_threads", "import_torch", "timed", "alternate", "summary", "OpTimer", "machine_note"]
+           "set_blas_threads", "import_torch", "timed", "alternate", "tinynet_step_fn", "torch_step_fn", "summary", "OpTimer", "machine_note"]

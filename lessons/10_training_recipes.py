@@ -108,7 +108,7 @@ check("every recipe trains: the last epoch's loss is below the first batches'",
       all(r["losses"][-r["batches"]:].mean() < r["losses"][:5].mean() for r in runs.values()))
 if not QUICK:
     tn.save(trained["R5"].state_dict(), args.out / "cnn_r5.npz")
-    print(f"  saved R5's model as lessons/out/10/cnn_r5.npz (lessons 11 and 12 reuse it)")
+    print("  saved R5's model as lessons/out/10/cnn_r5.npz (lessons 11 and 12 reuse it)")
 
 # %% [markdown]
 # ## 2. The reported accuracies

@@ -83,8 +83,8 @@ def _():
 
 @claim("A77", "002", "evaluate with accuracy, the confusion matrix and other metrics")
 def _():
-    return "correct", (f"the concept is right; 002's code computes accuracy only (metrics=['accuracy']). The matrix here "
-                       f"shows the most confused pairs: " + ", ".join(f"{a}↔{b} ({n})" for n, a, b in pairs[:3]))
+    return "correct", ("the concept is right; 002's code computes accuracy only (metrics=['accuracy']). The matrix here "
+                       "shows the most confused pairs: " + ", ".join(f"{a}↔{b} ({n})" for n, a, b in pairs[:3]))
 
 
 @claim("A78", "001", "compute the classification accuracy, recall and other metrics")

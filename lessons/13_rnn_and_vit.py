@@ -6,7 +6,7 @@
 # (matmul, tanh, softmax, LayerNorm), with their accuracy and size beside the CNNs'.
 
 # %%
-from _common import ROOT, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
+from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import math
 import time
 

@@ -6,7 +6,7 @@
 # on digits 0–4, then learn digits 5–9 (and Fashion-MNIST) four ways.
 
 # %%
-from _common import ROOT, lesson, say, check, claim, savefig, trained_model, finish   # first: paths, one BLAS thread
+from _common import lesson, say, check, claim, savefig, trained_model, finish   # first: paths, one BLAS thread
 import time
 
 import numpy as np

@@ -13,7 +13,6 @@ import _common  # noqa: I001  (first: paths, and one BLAS thread, before numpy l
 import argparse
 import contextlib
 import datetime
-import re
 import runpy
 import subprocess
 import sys
