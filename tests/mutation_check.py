@@ -11,12 +11,19 @@ the mutants are, per ``return`` of its ``backward`` and per gradient in the retu
 
   neg        the gradient negated                 g → -g
   double     the gradient doubled                 g → 2·g
-  transpose  its last two axes swapped            g → g.swapaxes(-1, -2)   (when it has two or more)
+  transpose  its last two axes swapped            g → g.swapaxes(-1, -2)
 
 and, per matrix product ``A @ B`` anywhere in a backward,
 
   swap       the operands swapped                 A @ B → B @ A
   untrans    a transposed operand not transposed  A @ B.T → A @ B   (operands spelt .T, _mT(.), .transpose(.), .swapaxes(.))
+
+A transposed gradient or a product with swapped operands usually has the wrong shape, which the
+engine's shape check in ``Tensor.backward`` (or matmul itself) reports whatever the values.  To
+see whether the tests check the *values*, these three kinds change a gradient only where the
+result keeps the original shape (square shapes) and leave it alone elsewhere.  If the tests pass
+and the change was never shape-compatible in any call, the mutant is reported ``killed-shape``:
+written unconditionally, it raises a shape error in every test that runs it.
 
 and, per ``forward`` and ``backward``, the issue's third judging point:
 
@@ -24,16 +31,17 @@ and, per ``forward`` and ``backward``, the issue's third judging point:
              TypeError on CuPy and on the fakecupy stand-in, which the op tests also run on).
 
 A gradient is changed at run time by a small helper appended to the mutated module: ``None``
-stays ``None`` (an input that needs no gradient), and the helper records that it changed a real
-gradient.  A mutant whose helper never changed anything (a transpose of gradients that are at
-most 1-D, or equal last two axes of size 1) is reported as ``n/a``: it is the original code.
+stays ``None`` (an input that needs no gradient), and the helper records what it did.  A mutant
+whose helper never changed anything (a transpose of gradients that are at most 1-D) is reported
+as ``n/a``: it is the original code.
 
 Each mutant is written into a temporary copy of tinynet/, data_tools/, tests/ and pyproject.toml
 (one copy per job; /work/main is never touched) and the op test files are run there with ``-x``
 and Hypothesis's derandomized ``ci`` profile.  A mutant is *killed* when the tests fail (the
-first failing test is shown), *survived* when they pass.  ``EQUIVALENT`` lists mutants that no
+first failing test is shown), *survived* when they pass (but see ``killed-shape`` above).  ``EQUIVALENT`` lists mutants that no
 test can kill, with the reason; they are reported but do not fail the check.  Exit status 1 if
-any mutant survived (or the unmutated copy fails), else 0.
+any mutant survived, or could not be tested (``ERROR``: pytest did not run, a timeout), or the
+unmutated copy fails; else 0.
 """
 import argparse
 import ast
@@ -76,10 +84,13 @@ def {HELPER}(value, kind, index):
         elif kind == "double":
             g = 2 * g
         elif g.ndim < 2 or g.shape[-1] == g.shape[-2] == 1:
-            return g                          # transposing changes nothing: do not count a hit
+            return g                          # transposing changes nothing
+        elif g.shape[-1] != g.shape[-2]:
+            {HELPER}note("shape")               # a shape error, unless square
+            return g
         else:
             g = g.swapaxes(-1, -2)
-        open(__import__("os").environ["{HITS_ENV}"], "a").close()
+        {HELPER}note("applied")
         return g
     if not isinstance(value, tuple):
         return change(value)
@@ -88,9 +99,23 @@ def {HELPER}(value, kind, index):
     return tuple(value)
 
 
-def {HELPER}hit(x):
-    open(__import__("os").environ["{HITS_ENV}"], "a").close()
-    return x
+def {HELPER}product(original, mutated):
+    """The mutated product where it has the original's shape, else the original."""
+    want = original()
+    try:
+        got = mutated()
+    except ValueError:
+        got = None
+    if got is None or got.shape != want.shape:
+        {HELPER}note("shape")
+        return want
+    {HELPER}note("applied")
+    return got
+
+
+def {HELPER}note(what):
+    with open(__import__("os").environ["{HITS_ENV}"], "a") as f:
+        f.write(what + "\\n")
 '''
 
 
@@ -203,11 +228,13 @@ def find_mutants(path, kinds=KINDS):
                 la, lb = _span(node.left, lines)
                 ra, rb = _span(node.right, lines)
                 left, right = source[la:lb].decode(), source[ra:rb].decode()
-                where = f"`{source[a:b].decode()}` (line {node.lineno})"
-                hit = f"{HELPER}hit"
+                product = source[a:b].decode()
+                where = f"`{product}` (line {node.lineno})"
+
+                def guarded(mutated):
+                    return f"{HELPER}product(lambda: ({product}), lambda: ({mutated}))".encode()
                 if "swap" in kinds:
-                    text = f"{hit}(({right}) @ ({left}))".encode()
-                    mutants.append(Mutant(rel, cls.name, f"swap {where}", [(a, b, text)]))
+                    mutants.append(Mutant(rel, cls.name, f"swap {where}", [(a, b, guarded(f"({right}) @ ({left})"))]))
                 if "untrans" in kinds:
                     for side, operand in (("left", node.left), ("right", node.right)):
                         inner = _untransposed(operand)
@@ -215,8 +242,8 @@ def find_mutants(path, kinds=KINDS):
                             continue
                         ia, ib = _span(inner, lines)
                         oa, ob = _span(operand, lines)
-                        text = f"{hit}({source[ia:ib].decode()})".encode()
-                        mutants.append(Mutant(rel, cls.name, f"untrans {side} of {where}", [(oa, ob, text)]))
+                        mutated = (source[a:oa] + source[ia:ib] + source[ob:b]).decode()
+                        mutants.append(Mutant(rel, cls.name, f"untrans {side} of {where}", [(a, b, guarded(mutated))]))
         if "stray" in kinds:
             for name in ("forward", "backward"):
                 fn = methods.get(name)
@@ -249,8 +276,28 @@ def make_copy(parent):
     return dest
 
 
+def self_test():
+    """The helper does what it says, on NumPy arrays (a broken helper would 'kill' every mutant)."""
+    import numpy as np
+    with tempfile.TemporaryDirectory() as d:
+        hits = pathlib.Path(d) / "hits"
+        os.environ[HITS_ENV] = str(hits)
+        ns = {}
+        exec(compile(_HELPER_SOURCE, "<helper>", "exec"), ns)
+        mutate, product = ns[HELPER], ns[HELPER + "product"]
+        g, sq, row = np.arange(6.0).reshape(2, 3), np.arange(4.0).reshape(2, 2), np.arange(3.0)
+        assert (mutate(g, "neg", None) == -g).all() and (mutate((None, g), "double", 1)[1] == 2 * g).all()
+        assert mutate((g, None), "neg", 1)[1] is None and mutate(g, "transpose", None) is g
+        assert (mutate(sq, "transpose", None) == sq.T).all() and mutate(row, "transpose", None) is row
+        assert (product(lambda: sq @ g, lambda: g @ sq) == sq @ g).all()           # shapes differ: original
+        assert (product(lambda: sq @ sq.T, lambda: sq @ sq) == sq @ sq).all()
+        assert hits.read_text().split() == ["applied", "applied", "shape", "applied", "shape", "applied"]
+        del os.environ[HITS_ENV]
+
+
 def run_tests(copy, tests, timeout, hits_file):
-    """(passed?, first failure line or note) for the test files run in ``copy``."""
+    """(status, first failure line or note) for the test files run in ``copy``: status is
+    "passed", "failed" (some test failed) or "error" (pytest could not run the tests)."""
     env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="ci", COLUMNS="300",
                TINYNET_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env[HITS_ENV] = str(hits_file)
@@ -259,14 +306,14 @@ def run_tests(copy, tests, timeout, hits_file):
     try:
         p = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return False, f"timeout after {timeout} s"
+        return "error", f"timeout after {timeout} s"
     if p.returncode == 0:
-        return True, ""
-    if p.returncode not in (1,):
-        tail = (p.stdout + p.stderr).strip().splitlines()[-3:]
-        return False, f"pytest exit {p.returncode}: " + " | ".join(tail)
+        return "passed", ""
     failed = [line for line in p.stdout.splitlines() if line.startswith("FAILED ")]
-    return False, failed[0][len("FAILED "):] if failed else "failed"
+    if p.returncode != 1 or not failed:      # collection errors, usage errors, crashes
+        tail = (p.stdout + p.stderr).strip().splitlines()[-3:]
+        return "error", f"pytest exit {p.returncode}: " + " | ".join(tail)
+    return "failed", failed[0][len("FAILED "):]
 
 
 def check_copy_imports_itself(copy):
@@ -304,6 +351,9 @@ def main(argv=None):
     mutants = [m for p in paths for m in find_mutants(p, kinds) if wanted(m)]
     if not mutants:
         ap.error("no mutant matches --only " + " ".join(args.only))
+    self_test()
+    for m in mutants:               # a mutant that does not compile would be 'killed' for nothing
+        compile(m.apply((ROOT / OPS / m.file).read_bytes()), f"{m.file} ({m.cls}: {m.name})", "exec")
     if args.list:
         for m in mutants:
             print(f"{m.file:16} {m.cls:14} {m.name}")
@@ -323,10 +373,9 @@ def main(argv=None):
         copies = [make_copy(parent) for _ in range(max(1, args.jobs))]
         check_copy_imports_itself(copies[0])
         t0 = time.time()
-        ok, note = run_tests(copies[0], args.tests, args.timeout, parent / "baseline-hits")
-        print(f"baseline (no mutation): {'passed' if ok else 'FAILED: ' + note} in {time.time() - t0:.0f} s",
-              flush=True)
-        if not ok:
+        outcome, note = run_tests(copies[0], args.tests, args.timeout, parent / "baseline-hits")
+        print(f"baseline (no mutation): {outcome} {note} in {time.time() - t0:.0f} s", flush=True)
+        if outcome != "passed":
             return 1
         free, lock = list(copies), threading.Lock()
 
@@ -339,22 +388,26 @@ def main(argv=None):
             try:
                 target.write_bytes(m.apply(original))
                 start = time.time()
-                passed, note = run_tests(copy, args.tests, args.timeout, hits)
+                outcome, note = run_tests(copy, args.tests, args.timeout, hits)
                 seconds = time.time() - start
             finally:
                 target.write_bytes(original)
                 with lock:
                     free.append(copy)
-            hit = hits.exists()
+            seen = set(hits.read_text().split()) if hits.exists() else set()
             hits.unlink(missing_ok=True)
-            if not passed:
+            if outcome == "error":
+                status = "ERROR"
+            elif outcome == "failed":
                 status = "killed"
             elif m.key in EQUIVALENT:
                 status, note = "equivalent", EQUIVALENT[m.key]
-            elif not hit and m.name.split()[0] != "stray":
-                status, note = "n/a", "the mutation never changed a gradient (the original code ran)"
-            else:
+            elif m.name.startswith("stray") or "applied" in seen:
                 status = "SURVIVED"
+            elif "shape" in seen:
+                status, note = "killed-shape", "never shape-compatible in the tests: a shape error wherever it runs"
+            else:
+                status, note = "n/a", "the mutation never changed a gradient (the original code ran)"
             return m, status, note, seconds
 
         results = []
@@ -372,10 +425,10 @@ def main(argv=None):
     for _, status, _ in results:
         counts[status] = counts.get(status, 0) + 1
     print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" of {len(results)} mutants")
-    survivors = [m for m, s, _ in results if s == "SURVIVED"]
-    for m in survivors:
-        print(f"survived: {m.file} {m.cls}: {m.name}")
-    return 1 if survivors else 0
+    bad = [(m, s) for m, s, _ in results if s in ("SURVIVED", "ERROR")]
+    for m, s in bad:
+        print(f"{s.lower()}: {m.file} {m.cls}: {m.name}")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
