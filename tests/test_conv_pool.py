@@ -148,6 +148,20 @@ def test_same_convolutions_forward_and_gradients(backend, conv_path, g, seed):
     assert tn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), *(tensor(a) for a in (x, w, b)))
 
 
+# Geometries where every matrix product of Conv2d.backward has the shape of its transpose and of the
+# product with its operands swapped (K = C·KH·KW = 4 = OC = L = OH·OW, and N = 4 or N·L = 4): a
+# transposed or swapped product raises no shape error here, so only the gradient values catch it.
+SQUARE_CONVS = {"N=K=OC=L": ((4, 1, 3, 3), (4, 1, 2, 2)), "N*L=K=OC": ((1, 1, 3, 3), (4, 1, 2, 2))}
+
+
+@pytest.mark.parametrize("case", list(SQUARE_CONVS))
+def test_conv2d_gradcheck_where_every_product_is_square(backend, conv_path, case):
+    xs, ws = SQUARE_CONVS[case]
+    rng = np.random.default_rng(len(case))
+    x, w, b = (tensor(rng.standard_normal(s)) for s in (xs, ws, ws[:1]))
+    assert tn.gradcheck(lambda x, w, b: F.conv2d(x, w, b), x, w, b)
+
+
 def test_conv2d_integer_stride_and_padding_and_no_bias(backend):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))

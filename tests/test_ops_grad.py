@@ -391,6 +391,11 @@ FIXED = {
     "sq-log_softmax": (lambda x: x.log_softmax(), [_r(3, 3)]),
     "sq-linear": (lambda x, w: F.linear(x, w), [_r(3, 3), _r(3, 3, seed=1)]),
     "sq-conv2d": (lambda x, w: F.conv2d(x, w, padding=1), [_r(1, 1, 3, 3), _r(1, 1, 3, 3, seed=1)]),
+    "sq-cross_entropy": (lambda z: F.cross_entropy(z, np.array([2, 0, 1])), [_r(3, 3)]),
+    "sq-cross_entropy-sum-smooth": (lambda z: F.cross_entropy(z, np.array([2, 0, 1]), reduction="sum",
+                                                              label_smoothing=0.1), [_r(3, 3)]),
+    "sq-cross_entropy-none": (lambda z: F.cross_entropy(z, np.array([2, 0, 1]), reduction="none"), [_r(3, 3)]),
+    "sq-nll_loss": (lambda z: F.nll_loss(z, np.array([2, 0, 1]), reduction="sum"), [_r(3, 3)]),
     # a composite: the same tensor reached along several paths
     "diamond": (lambda x: (x + x) * (x + x).exp().sum(axis=0), [_r(2, 3)]),
     # the network ops built on them (kept small)
