@@ -354,15 +354,16 @@ register("finetune", "fine-tune a checkpoint for a new task (digits 5-9, Fashion
 
 
 def check_arguments(p):
-    p.add_argument("file", help="an exercise file, e.g. lessons/exercises/ex03_softmax_ce.py (or your copy)")
+    from .grading.cli import add_arguments
+    add_arguments(p)
 
 
 def run_check(args):
-    from . import check
-    return check.main([args.file])
+    from .grading.cli import run
+    return run(args)
 
 
-register("check", "grade an exercise file: PASS/FAIL for each part, with hints", check_arguments, run_check)
+register("check", "grade exercise files, or a class folder into a CSV: PASS/FAIL for each part, with hints", check_arguments, run_check)
 
 
 def build_parser():

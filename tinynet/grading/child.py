@@ -1,0 +1,95 @@
+"""The program that grades one file in a child process (started by ``runner.run_child``).
+
+    python -I -c "…" JOBFILE        (JOBFILE: a pickle the parent wrote: the student's file, the
+                                     exercise, each part's inputs, the limits, the result pipe)
+
+1. read the job, report ``started``, apply the limits, note tinynet's own implementation;
+2. install the guard rails (``sandbox``), then run the student's file as a module;
+3. run each part's ``run`` on it and send what came back, part by part, on the pipe;
+4. end with ``os._exit`` so that nothing of the student's (atexit hooks, finalisers) runs after.
+
+Nothing here decides a grade: the parent compares what it receives with its own reference values.
+"""
+import os
+import pickle
+import sys
+import traceback
+import types
+
+
+def _writer(fd):
+    from .protocol import dumps
+
+    def write(message):
+        data = dumps(message).encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    return write
+
+
+def _error(e, path):
+    """An exception as a plain record: type, message, the line of the student's file it came from."""
+    try:
+        message = str(e)
+    except BaseException:                # noqa: B036 — a student's exception whose __str__ fails
+        message = "(its message could not be printed)"
+    line = None
+    for frame, lineno in traceback.walk_tb(e.__traceback__):
+        if frame.f_code.co_filename == path:
+            line = lineno
+    return {"type": type(e).__name__[:100], "message": message[:500], "line": line,
+            "stub": isinstance(e, NotImplementedError)}
+
+
+def main(jobfile):
+    with open(jobfile, "rb") as f:
+        job = pickle.load(f)
+    os.remove(jobfile)
+    write = _writer(job["fd"])
+    write({"event": "started"})
+
+    from . import sandbox
+    from .compare import Failed
+    from .exercises import EXERCISES
+    from .own import code_objects
+    from .protocol import encode
+    import numpy as np
+
+    sandbox.limit(job["memory"], job["cpu"])
+    exercise = EXERCISES[job["exercise"]]
+    path = job["student"]
+    with open(path, encoding="utf-8-sig") as f:
+        text = f.read()
+    current = [-1]                               # the part running; -1 while the file is imported
+    refuse = lambda what: write({"event": "refused", "what": what[:300]})     # noqa: E731
+    sandbox.watch_calls(lambda name, part: write({"event": "own_implementation", "name": name, "index": part}),
+                        refuse, code_objects(exercise.forbidden()), lambda: current[0])
+    sandbox.guard(refuse, job["workdir"])
+
+    module = types.ModuleType(f"student_{exercise.name}")
+    module.__file__ = path
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(text, path, "exec"), module.__dict__)
+    except BaseException as e:                   # noqa: B036 — SystemExit and KeyboardInterrupt too
+        write({"event": "import_error", "error": _error(e, path)})
+        os._exit(0)
+    write({"event": "loaded"})
+
+    for i, (part, inputs) in enumerate(zip(exercise.parts, job["inputs"])):
+        current[0] = i
+        try:
+            with np.errstate(all="ignore"):
+                values = encode(part.run(module, inputs))
+            message = {"values": values}
+        except Failed as e:
+            message = {"failed": str(e.problem)[:500]}
+        except BaseException as e:               # noqa: B036
+            message = {"error": _error(e, path)}
+        write({"event": "part", "index": i, **message})
+    write({"event": "done"})
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

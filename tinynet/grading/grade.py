@@ -1,0 +1,277 @@
+"""Grade one file: choose the exercise, compute the reference, run the child, judge, report.
+
+    result = check_file("lessons/exercises/ex03_softmax_ce.py")        # prints the report
+    result.ok, result.passed, [p.status for p in result.parts]
+
+The exercise comes from ``exercise=`` (``--exercise``), else from the file's name (``ex03_…``,
+``alice_ex03.py``), and the file's ``EXERCISE = "…"`` must agree with it. Inputs are random for
+each run (``seed=`` repeats them), so answers cannot be looked up in advance.
+"""
+import copy
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import exercises  # noqa: F401  (registers the exercises)
+from .compare import Failed
+from .protocol import decode, encode
+from .registry import EXERCISES, by_number
+from .runner import run_child
+from .source import _MISSING, NotAString, NotGradable, Source, exercises_named_by
+
+DEFAULT_TIMEOUT = 30.0                 # seconds per file
+DEFAULT_MEMORY = 2 << 30               # bytes of address space for the child
+
+
+@dataclass
+class PartResult:
+    title: str
+    status: str                        # "pass", "fail" or "todo" (not written yet: a fail)
+    reason: str = ""                   # one line: what went wrong
+    hint: str = ""
+
+
+@dataclass
+class FileResult:
+    path: str
+    exercise: object = None            # the Exercise, or None when the file could not be graded
+    parts: list = field(default_factory=list)
+    problem: str = ""                  # why the whole file failed, if it did
+    seconds: float = 0.0
+    seed: int = 0
+    output: str = ""                   # what the student's code printed (not graded)
+    usage_error: bool = False          # the command was wrong (no such file), not the submission
+
+    @property
+    def passed(self):
+        return sum(p.status == "pass" for p in self.parts)
+
+    @property
+    def ok(self):
+        return bool(self.parts) and not self.problem and self.passed == len(self.parts)
+
+    @property
+    def first_reason(self):
+        if self.problem:
+            return self.problem
+        return next((p.reason for p in self.parts if p.status != "pass"), "")
+
+
+def one_line(text, limit=300):
+    """A message from the student's side, safe to print: one line, no control characters."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def find_exercise(name):
+    """An exercise by name (``relu``), number (``1``, ``01``) or file stem (``ex01_relu``), or None."""
+    text = str(name).strip().lower()
+    if text in EXERCISES:
+        return EXERCISES[text]
+    digits = text[2:].split("_")[0] if text.startswith("ex") else text
+    return by_number(int(digits)) if digits.isdigit() else None
+
+
+def names():
+    return ", ".join(EXERCISES)
+
+
+def choose_exercise(source, requested=None):
+    """The Exercise to grade ``source`` as, or ``NotGradable`` saying why there is none."""
+    declared = source.declared
+    if isinstance(declared, NotAString):
+        raise NotGradable(f"EXERCISE must be a plain string such as EXERCISE = \"relu\", not {declared}; "
+                          f"expected one of: {names()}")
+    if declared is not _MISSING and declared not in EXERCISES:
+        raise NotGradable(f"the file sets EXERCISE = {one_line(repr(declared), 60)}, which is no exercise; "
+                          f"expected one of: {names()}")
+    if requested is not None:
+        ex = find_exercise(requested)
+        if ex is None:
+            raise NotGradable(f"--exercise {requested!r}: no such exercise; expected one of: {names()}", usage=True)
+        if declared is not _MISSING and declared != ex.name:
+            raise NotGradable(f"graded as exercise {ex.number:02d} ({ex.name}), but the file sets "
+                              f"EXERCISE = {declared!r}: it is another exercise")
+        return ex
+    named = exercises_named_by(source.path, EXERCISES.values())
+    if None in named:
+        raise NotGradable(f"the file's name {source.path.name} points at an exercise number that does not exist; "
+                          f"pass --exercise NAME (one of: {names()})")
+    if len(named) > 1:
+        raise NotGradable(f"the file's name {source.path.name} points at several exercises "
+                          f"({', '.join(ex.name for ex in named)}); pass --exercise NAME")
+    if named:
+        if declared is not _MISSING and declared != named[0].name:
+            raise NotGradable(f"the file's name says exercise {named[0].number:02d} ({named[0].name}), but it sets "
+                              f"EXERCISE = {declared!r}")
+        return named[0]
+    if declared is _MISSING:
+        raise NotGradable("cannot tell which exercise this is: name the file exNN_….py, set EXERCISE = \"…\" in it, "
+                          f"or pass --exercise NAME (one of: {names()})")
+    return EXERCISES[declared]
+
+
+def prepare(exercise, seed):
+    """Each part's inputs and reference values (tinynet's own implementation), in this process."""
+    reference = exercise.reference()
+    inputs, refs = [], []
+    for i, part in enumerate(exercise.parts):
+        inp = part.inputs(np.random.default_rng([seed, exercise.number, i]))
+        with np.errstate(all="ignore"):
+            refs.append(decode(encode(part.run(reference, copy.deepcopy(inp)))))
+        inputs.append(inp)
+    return inputs, refs
+
+
+def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, seed=None, out=sys.stdout,
+               show_output=False, prepared=None):
+    """Grade the file at ``path`` in a child process; print the report to ``out`` (None: silent).
+
+    ``prepared`` (inputs, references, seed) lets a class batch reuse one set for every student.
+    """
+    start = time.monotonic()
+    result = FileResult(str(path))
+    try:
+        source = Source(path)
+        result.exercise = ex = choose_exercise(source, exercise)
+    except NotGradable as e:
+        result.problem, result.usage_error = str(e), e.usage
+        result.parts = [PartResult(p.title, "fail", str(e)) for p in getattr(result.exercise, "parts", [])]
+    else:
+        if prepared is None:
+            seed = int(np.random.SeedSequence().entropy % 2 ** 31) if seed is None else int(seed)
+            prepared = (*prepare(ex, seed), seed)
+        inputs, refs, result.seed = prepared
+        if source.syntax_error:
+            result.problem = f"the file does not run: {source.syntax_error}"
+            result.parts = [PartResult(p.title, "fail", result.problem, p.hint) for p in ex.parts]
+        else:
+            run = run_child(source.path, ex.name, inputs, timeout, memory)
+            result.parts, result.problem = judge_run(ex, source, run, inputs, refs, timeout)
+            result.output = run.output
+    result.seconds = time.monotonic() - start
+    if out is not None:
+        print_report(result, out, show_output)
+    return result
+
+
+def judge_run(ex, source, run, inputs, refs, timeout):
+    """PartResults from what the child reported (see ``protocol``), and a file-level problem."""
+    refused = run.events("refused")
+    if refused:
+        problem = f"your file tried to {one_line(refused[0].get('what'))}, which graded code may not do"
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+    imported = run.events("import_error")
+    if imported:
+        error = imported[0].get("error") if isinstance(imported[0].get("error"), dict) else {}
+        problem = f"the file does not run: {_describe_error(error, source)}"
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+    used = {}
+    for m in run.events("own_implementation"):
+        used.setdefault(m.get("index"), str(m.get("name")))
+    if -1 in used:
+        problem = (f"uses tinynet's own implementation ({one_line(used[-1], 120)}) when the file is imported; "
+                   "the exercise is to write it (a self-test belongs under if __name__ == \"__main__\":)")
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+    loaded = bool(run.events("loaded"))
+    reports = {}
+    for m in run.events("part"):
+        if isinstance(m.get("index"), int):
+            reports.setdefault(m["index"], m)
+    results = []
+    for i, part in enumerate(ex.parts):
+        if i in used:
+            results.append(PartResult(part.title, "fail", f"uses tinynet's own implementation "
+                                      f"({one_line(used[i], 120)}) instead of its own", part.hint))
+        elif i in reports:
+            results.append(_judge_part(part, reports[i], refs[i], inputs[i], source))
+        else:
+            results.append(PartResult(part.title, "fail", _missing(run, loaded, timeout), part.hint))
+    return results, ""
+
+
+def _judge_part(part, report, ref, inputs, source):
+    if "values" in report:
+        try:
+            got = decode(report["values"])
+            if not isinstance(got, dict):
+                raise Failed("the grading process sent a malformed report")
+            with np.errstate(all="ignore"):
+                part.judge(got, ref, inputs)
+        except Failed as e:
+            return PartResult(part.title, "fail", one_line(e.problem), e.hint or part.hint)
+        except Exception as e:                  # values shaped so oddly that judging them failed
+            return PartResult(part.title, "fail", one_line(f"the result could not be checked ({type(e).__name__}: "
+                                                           f"{e})"), part.hint)
+        return PartResult(part.title, "pass")
+    if "failed" in report:
+        return PartResult(part.title, "fail", one_line(report["failed"]), part.hint)
+    error = report.get("error") if isinstance(report.get("error"), dict) else {}
+    if error.get("stub") is True:
+        return PartResult(part.title, "todo", _not_written(part, error, source), part.hint)
+    return PartResult(part.title, "fail", _describe_error(error, source, " of your file"), part.hint)
+
+
+def _describe_error(error, source, where=""):
+    line = error.get("line") if isinstance(error.get("line"), int) else None
+    text = f"{one_line(error.get('type'), 80)}: {one_line(error.get('message'), 200)}"
+    return text + (f" (raised at line {line}{where})" if line else "")
+
+
+def _not_written(part, error, source):
+    """Name the TODOs this part needs: its own first, then those it runs before it."""
+    stubs = [(name, line, todo) for name in reversed(part.uses) for line, todo in source.stubs.get(name, [])]
+    if not stubs:
+        line = error.get("line") if isinstance(error.get("line"), int) else None
+        todo = source.todo_at(line) if line else ""
+        return "not written yet" + (f" (line {line}" + (f", under “{todo}”)" if todo else ")") if line else "")
+    (name, line, todo), rest = stubs[0], stubs[1:]
+    text = f"not written yet: {name}, line {line}" + (f" (“{todo}”)" if todo else "")
+    if rest:
+        text += "; it also needs " + ", ".join(f"{n} (line {k})" for n, k, _ in rest)
+    return text
+
+
+def _missing(run, loaded, timeout):
+    """Why a part has no report."""
+    if run.ending == "timeout":
+        return f"did not finish in {timeout:g} s" + ("" if loaded else " (the file's import never ended)")
+    if run.malformed:
+        return f"the grading process sent a malformed report ({run.malformed})"
+    why = run.ending
+    if run.ending == "exit status 0" or run.ending.startswith("exit status"):
+        why += ": does the file call sys.exit, os._exit or exit, or register an atexit hook?"
+    return f"the grading process ended before this part reported ({why})"
+
+
+def print_report(result, out, show_output=False):
+    print(f"Checking {result.path}", file=out)
+    ex = result.exercise
+    if ex is not None:
+        print(f"Exercise {ex.number:02d} · {ex.title} ({len(ex.parts)} parts; random inputs, seed {result.seed})",
+              file=out)
+    if result.problem:
+        print(f"  ✗ FAIL  {result.problem}", file=out)
+    else:
+        for p in result.parts:
+            if p.status == "pass":
+                print(f"  ✓ PASS  {p.title}", file=out)
+            elif p.status == "todo":
+                print(f"  · TODO  {p.title}\n          {p.reason}", file=out)
+            else:
+                print(f"  ✗ FAIL  {p.title}\n          {p.reason}\n          hint: {p.hint}", file=out)
+    if result.output.strip():
+        lines = result.output.rstrip().splitlines()
+        if show_output:
+            print(f"What the file printed ({len(lines)} lines; not graded):", file=out)
+            for line in lines[-200:]:
+                print(f"  │ {one_line(line, 200)}", file=out)
+        else:
+            print(f"(the file printed {len(lines)} lines; --show-output shows them)", file=out)
+    if ex is None:
+        print("Not graded.", file=out)
+    else:
+        print(f"{result.passed} of {len(ex.parts)} parts passed." + (" Well done!" if result.ok else ""), file=out)

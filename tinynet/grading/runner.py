@@ -1,0 +1,158 @@
+"""Start the child that grades one file, enforce its limits, and collect what it reports.
+
+The child runs ``python -I`` (isolated: no PYTHONPATH, no user site, not the student's folder on
+``sys.path``) in a fresh temporary folder that is deleted afterwards, with no stdin, its own
+session (process group), a small environment, and its output going to a file that is read back
+only on request. The wall-clock limit is the parent's: at the deadline it kills the child's whole
+process group with SIGKILL, which no handler in the child can catch or delay.
+"""
+import os
+import pickle
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import protocol
+from .sandbox import OUTPUT_LIMIT, REFUSED_EXIT
+
+ROOT = str(Path(__file__).resolve().parents[2])           # the folder holding tinynet/ and data_tools/
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from tinynet.grading.child import main; main(sys.argv[2])")
+SHOWN_OUTPUT = 20_000                                        # characters of the child's output kept
+_LIVE = set()                                                # children running now (for kill_all)
+
+
+class ChildRun:
+    """What one child did: ``messages`` (decoded dicts, in order), how it ended, its output."""
+
+    def __init__(self):
+        self.messages, self.malformed = [], None
+        self.ending, self.returncode, self.seconds, self.output = "", None, 0.0, ""
+
+    def events(self, name):
+        return [m for m in self.messages if m.get("event") == name]
+
+
+def _environment(workdir):
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
+    return {**keep, "HOME": workdir, "TMPDIR": workdir, "MPLCONFIGDIR": workdir, "MPLBACKEND": "Agg",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run_child(student, exercise_name, inputs, timeout, memory):
+    """Grade ``student`` (a path) as ``exercise_name`` in a child; return a ``ChildRun``."""
+    run, start = ChildRun(), time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="tinynet-grade-")
+    read_fd, write_fd = os.pipe()
+    proc = None
+    try:
+        job = {"student": str(Path(student).resolve()), "exercise": exercise_name, "inputs": inputs, "fd": write_fd,
+               "memory": int(memory), "cpu": int(timeout) + 2, "workdir": workdir}
+        jobfile = os.path.join(workdir, "job.pickle")
+        with open(jobfile, "wb") as f:
+            pickle.dump(job, f)
+        with open(os.path.join(workdir, "output.txt"), "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-I", "-c", BOOT, ROOT, jobfile], cwd=workdir,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    pass_fds=(write_fd,), start_new_session=True, env=_environment(workdir))
+        _LIVE.add(proc)
+        os.close(write_fd)
+        write_fd = None
+        _collect(run, read_fd, proc, start + timeout)
+    finally:
+        if write_fd is not None:
+            os.close(write_fd)
+        os.close(read_fd)
+        if proc is not None:
+            _kill_group(proc)
+            _LIVE.discard(proc)
+            run.returncode = proc.returncode if run.returncode is None else run.returncode
+        run.seconds = time.monotonic() - start
+        run.output = _tail(os.path.join(workdir, "output.txt"))
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not run.ending:
+        run.ending = _describe(run.returncode, timeout)
+    return run
+
+
+def _collect(run, fd, proc, deadline):
+    """Read messages until the child says ``done``, closes the pipe, or the deadline passes."""
+    buffer, total = b"", 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            run.ending = "timeout"
+            return
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > protocol.MAX_MESSAGE:
+            run.ending = f"it sent more than {protocol.MAX_MESSAGE >> 20} MB of results"
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            try:
+                run.messages.append(protocol.parse_line(line))
+            except protocol.ProtocolError as e:
+                run.malformed = run.malformed or str(e)
+        if run.events("done"):
+            break
+    if run.events("done"):
+        return                                    # everything arrived; the child is killed anyway
+    try:                                          # the pipe closed early: how did the child end?
+        run.returncode = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        run.ending = "timeout"
+
+
+def kill_all():
+    """Kill every child still running (Ctrl-C in a class batch)."""
+    for proc in list(_LIVE):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _describe(returncode, timeout):
+    if returncode is None:
+        return "it did not exit"
+    if returncode == REFUSED_EXIT:
+        return "it was stopped after a refused operation"
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    sig = -returncode
+    reasons = {signal.SIGXCPU: f"it used more than {int(timeout) + 2} s of CPU time",
+               signal.SIGXFSZ: f"it wrote more than {OUTPUT_LIMIT >> 20} MB to a file",
+               signal.SIGKILL: "killed by SIGKILL (out of memory?)",
+               signal.SIGSEGV: "it crashed (SIGSEGV)"}
+    return reasons.get(sig, f"killed by signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}")
+
+
+def _tail(path):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - SHOWN_OUTPUT))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

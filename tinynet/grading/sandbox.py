@@ -1,0 +1,125 @@
+"""The child's guard rails, installed just before the student's file is run.
+
+* ``limit(memory, cpu_seconds)``: address space, CPU time, file size and core dumps capped
+  (``resource``), so a runaway allocation fails inside the child.
+* ``guard(report, workdir)``: an audit hook (``sys.addaudithook``; Python offers no way to remove
+  one) that stops the process at once, after one report line, when the file tries what graded
+  code never needs: starting processes or threads, signalling other processes, raising its
+  limits, network sockets, ctypes, tracing hooks, walking the garbage collector's object graph,
+  or writing, deleting or renaming files outside its own temporary folder.
+* ``watch_calls(report, codes, part)``: a profile hook that reports every call of tinynet's own
+  implementation of the exercise (``own.code_objects``), with the part that was running.
+
+This is not a security boundary against code written to defeat the grader with its source in
+hand; it stops the accidents and the ordinary tricks, and the parent kills the whole process group
+at the time limit whatever happens here.
+"""
+import os
+import resource
+import sys
+import threading
+import _thread
+
+REFUSED_EXIT = 86                     # the child's exit status after a refused operation
+OUTPUT_LIMIT = 64 << 20               # bytes the child may write to one file
+
+REFUSED = {
+    "os.fork": "start a process (os.fork)", "os.forkpty": "start a process (os.forkpty)",
+    "os.system": "run a shell command (os.system)", "os.exec": "replace the process (os.exec*)",
+    "os.posix_spawn": "start a process (os.posix_spawn)", "os.spawn": "start a process (os.spawn*)",
+    "subprocess.Popen": "start a process (subprocess)", "pty.spawn": "start a process (pty.spawn)",
+    "os.kill": "send a signal (os.kill)", "os.killpg": "send a signal (os.killpg)",
+    "signal.pthread_kill": "send a signal (signal.pthread_kill)",
+    "resource.setrlimit": "change its resource limits", "resource.prlimit": "change resource limits",
+    "sys.setprofile": "replace the grader's profile hook (sys.setprofile)",
+    "sys.settrace": "install a trace hook (sys.settrace)",
+    "gc.get_referrers": "search the grader's objects (gc.get_referrers)",
+    "gc.get_referents": "search the grader's objects (gc.get_referents)",
+    "gc.get_objects": "search the grader's objects (gc.get_objects)",
+    "webbrowser.open": "open a web browser", "os.startfile": "start a program",
+}
+PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.truncate", "os.chmod", "os.chown", "os.link",
+               "os.symlink", "os.mkdir", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile",
+               "shutil.copytree", "os.chflags", "os.lchflags", "os.lchmod", "os.lchown", "os.removexattr",
+               "os.setxattr"}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+HARMLESS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+
+
+def limit(memory, cpu_seconds):
+    """Cap the child's address space (bytes), CPU time (s), file writes and core dumps."""
+    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu_seconds),
+                         (resource.RLIMIT_FSIZE, OUTPUT_LIMIT), (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):       # a platform without this limit: the parent's kill still holds
+            pass
+
+
+def guard(report, workdir):
+    """Install the audit hook (see the module docstring). ``report(what)`` is called once, then the
+    process exits with ``REFUSED_EXIT``."""
+    home = os.path.realpath(workdir) + os.sep
+    exit_now = os._exit
+
+    def inside(path):
+        if isinstance(path, int):
+            return True                      # an already open descriptor
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return real.startswith(home) or real in HARMLESS
+
+    def refuse(what):
+        try:
+            report(what)
+        finally:
+            exit_now(REFUSED_EXIT)
+
+    def hook(event, args):
+        if event in REFUSED:
+            refuse(REFUSED[event])
+        elif event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+                     (mode is None and isinstance(flags, int) and flags & WRITE_FLAGS)
+            if writes and not inside(path):
+                refuse(f"write to {os.fsdecode(path) if not isinstance(path, int) else path}")
+        elif event in PATH_EVENTS:
+            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
+            if not all(inside(p) for p in paths):
+                refuse(f"change files outside its folder ({event} {os.fsdecode(paths[0]) if paths else ''})")
+        elif event.startswith("ctypes."):
+            refuse(f"use ctypes ({event})")
+        elif event.startswith("socket."):
+            refuse("open a network socket")
+
+    sys.addaudithook(hook)
+
+
+def watch_calls(report, refuse, codes, part):
+    """``report(name, part())`` for calls of the code objects ``codes`` ({code: name}), once per part.
+
+    Starting a thread (which would run unwatched) calls ``refuse(what)`` and ends the process.
+    """
+    keep = list(codes)                                   # ids stay valid while the objects live
+    names = {id(c): n for c, n in codes.items()}
+    seen = set()
+    start_thread, exit_now = _thread.start_new_thread, os._exit
+
+    def profile(frame, event, arg):
+        if event == "call":
+            name = names.get(id(frame.f_code))
+            if name is not None and (name, part()) not in seen:
+                seen.add((name, part()))
+                report(name, part())
+        elif event == "c_call" and arg is start_thread:
+            try:
+                refuse("start a thread")
+            finally:
+                exit_now(REFUSED_EXIT)
+
+    profile.keep = keep
+    sys.setprofile(profile)
+    threading.setprofile(profile)
