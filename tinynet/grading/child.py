@@ -17,11 +17,11 @@ import traceback
 import types
 
 
-def _writer(fd):
+def _writer(fd, token):
     from .protocol import dumps
 
     def write(message):
-        data = dumps(message).encode("utf-8")
+        data = dumps({**message, "token": token}).encode("utf-8")
         while data:
             data = data[os.write(fd, data):]
     return write
@@ -45,7 +45,7 @@ def main(jobfile):
     with open(jobfile, "rb") as f:
         job = pickle.load(f)
     os.remove(jobfile)
-    write = _writer(job["fd"])
+    write = _writer(job["fd"], job["token"])
     write({"event": "started"})
 
     from . import sandbox

@@ -133,7 +133,7 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
     ``prepared`` (inputs, references, seed) lets a class batch reuse one set for every student.
     """
     start = time.monotonic()
-    result = FileResult(str(path))
+    result = FileResult(str(path), seed=prepared[2] if prepared else 0)
     try:
         source = Source(path)
         result.exercise = ex = choose_exercise(source, exercise)
@@ -160,6 +160,9 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
 
 def judge_run(ex, source, run, inputs, refs, timeout):
     """PartResults from what the child reported (see ``protocol``), and a file-level problem."""
+    if run.forged:
+        problem = "the file wrote into the grader's report pipe: its report cannot be trusted"
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     refused = run.events("refused")
     if refused:
         problem = f"your file tried to {one_line(refused[0].get('what'))}, which graded code may not do"
@@ -177,6 +180,9 @@ def judge_run(ex, source, run, inputs, refs, timeout):
                    "the exercise is to write it (a self-test belongs under if __name__ == \"__main__\":)")
         return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     loaded = bool(run.events("loaded"))
+    if not loaded:
+        problem = _missing(run, loaded, timeout)
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     reports = {}
     for m in run.events("part"):
         if isinstance(m.get("index"), int):
@@ -236,15 +242,21 @@ def _not_written(part, error, source):
 
 
 def _missing(run, loaded, timeout):
-    """Why a part has no report."""
+    """Why a part (or, when ``loaded`` is False, the whole file) has no report."""
+    when = "this part" if loaded else "the file's import"
     if run.ending == "timeout":
-        return f"did not finish in {timeout:g} s" + ("" if loaded else " (the file's import never ended)")
+        return f"did not finish in {timeout:g} s" + ("" if loaded else ": importing the file never ended "
+                                                      "(an endless loop at the top level?)")
     if run.malformed:
         return f"the grading process sent a malformed report ({run.malformed})"
     why = run.ending
-    if run.ending == "exit status 0" or run.ending.startswith("exit status"):
+    if run.ending.startswith("exit status"):
         why += ": does the file call sys.exit, os._exit or exit, or register an atexit hook?"
-    return f"the grading process ended before this part reported ({why})"
+    return f"the grading process ended during {when} ({why})"
+
+
+def _lines(lines):
+    return f"{len(lines)} line{'s' * (len(lines) != 1)}"
 
 
 def print_report(result, out, show_output=False):
@@ -266,11 +278,11 @@ def print_report(result, out, show_output=False):
     if result.output.strip():
         lines = result.output.rstrip().splitlines()
         if show_output:
-            print(f"What the file printed ({len(lines)} lines; not graded):", file=out)
+            print(f"What the file printed ({_lines(lines)}; not graded):", file=out)
             for line in lines[-200:]:
                 print(f"  │ {one_line(line, 200)}", file=out)
         else:
-            print(f"(the file printed {len(lines)} lines; --show-output shows them)", file=out)
+            print(f"(the file printed {_lines(lines)}; --show-output shows them)", file=out)
     if ex is None:
         print("Not graded.", file=out)
     else:

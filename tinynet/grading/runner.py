@@ -8,6 +8,7 @@ process group with SIGKILL, which no handler in the child can catch or delay.
 """
 import os
 import pickle
+import secrets
 import select
 import shutil
 import signal
@@ -30,7 +31,7 @@ class ChildRun:
     """What one child did: ``messages`` (decoded dicts, in order), how it ended, its output."""
 
     def __init__(self):
-        self.messages, self.malformed = [], None
+        self.messages, self.malformed, self.forged = [], None, False
         self.ending, self.returncode, self.seconds, self.output = "", None, 0.0, ""
 
     def events(self, name):
@@ -51,7 +52,9 @@ def run_child(student, exercise_name, inputs, timeout, memory):
     read_fd, write_fd = os.pipe()
     proc = None
     try:
+        token = secrets.token_hex(16)         # in every genuine message: lines the file writes itself lack it
         job = {"student": str(Path(student).resolve()), "exercise": exercise_name, "inputs": inputs, "fd": write_fd,
+               "token": token,
                "memory": int(memory), "cpu": int(timeout) + 2, "workdir": workdir}
         jobfile = os.path.join(workdir, "job.pickle")
         with open(jobfile, "wb") as f:
@@ -63,7 +66,7 @@ def run_child(student, exercise_name, inputs, timeout, memory):
         _LIVE.add(proc)
         os.close(write_fd)
         write_fd = None
-        _collect(run, read_fd, proc, start + timeout)
+        _collect(run, read_fd, proc, start + timeout, token)
     finally:
         if write_fd is not None:
             os.close(write_fd)
@@ -80,8 +83,12 @@ def run_child(student, exercise_name, inputs, timeout, memory):
     return run
 
 
-def _collect(run, fd, proc, deadline):
-    """Read messages until the child says ``done``, closes the pipe, or the deadline passes."""
+def _collect(run, fd, proc, deadline, token):
+    """Read messages until the child closes the pipe or the deadline passes.
+
+    A message without the job's token, or out of order (a part twice, parts after ``done``), marks
+    the run ``forged``: the student's code wrote into the pipe.
+    """
     buffer, total = b"", 0
     while True:
         left = deadline - time.monotonic()
@@ -102,17 +109,36 @@ def _collect(run, fd, proc, deadline):
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             try:
-                run.messages.append(protocol.parse_line(line))
+                message = protocol.parse_line(line)
             except protocol.ProtocolError as e:
                 run.malformed = run.malformed or str(e)
-        if run.events("done"):
-            break
+                continue
+            if message.pop("token", None) != token or not _in_order(run, message):
+                run.forged = True
+            run.messages.append(message)
     if run.events("done"):
         return                                    # everything arrived; the child is killed anyway
     try:                                          # the pipe closed early: how did the child end?
         run.returncode = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         run.ending = "timeout"
+
+
+def _in_order(run, message):
+    """started, then loaded or import_error, then the parts 0, 1, … once each, then done."""
+    seen = [m["event"] for m in run.messages if m["event"] in ("started", "loaded", "import_error", "part", "done")]
+    event = message["event"]
+    if event not in ("started", "loaded", "import_error", "part", "done"):
+        return "started" in seen
+    if "done" in seen or "import_error" in seen:
+        return False
+    if event == "started":
+        return not seen
+    if event in ("loaded", "import_error"):
+        return seen == ["started"]
+    if event == "part":
+        return seen[:2] == ["started", "loaded"] and message.get("index") == len(seen) - 2
+    return seen[:2] == ["started", "loaded"]
 
 
 def kill_all():

@@ -40,7 +40,7 @@ class Source:
         if self.tree is None and self.path.suffix != ".py":
             raise NotGradable(f"{self.path} is not a Python file ({self.syntax_error})")
         self.lines = self.text.splitlines()
-        self.declared = _declared_exercise(self.tree) if self.tree else _MISSING
+        self.declared = _declared_exercise(self.tree) if self.tree else _declared_in_text(self.text)
         self.stubs = _stubs(self.tree, self.lines) if self.tree else {}
 
     def todo_at(self, line):
@@ -87,6 +87,12 @@ def _declared_exercise(tree):
                     return value.value
                 return NotAString(ast.unparse(value)[:80])
     return _MISSING
+
+
+def _declared_in_text(text):
+    """EXERCISE read from the text of a file that does not parse (to report its syntax error)."""
+    m = re.search(r"^EXERCISE\s*=\s*[\"']([A-Za-z0-9_]+)[\"']\s*$", text, re.M)
+    return m.group(1) if m else _MISSING
 
 
 class NotAString(str):
