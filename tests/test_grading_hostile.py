@@ -175,3 +175,32 @@ def test_the_exercise_named_by_the_file_must_agree_with_its_EXERCISE(tmp_path):
         path.write_text(RELU)
         result = check_file(path, exercise=exercise, out=io.StringIO())
         assert result.ok == ok and words in result.problem, (name, exercise, result.problem)
+
+
+def test_tinynet_used_at_import_fails_every_part(tmp_path):
+    source = RELU + "import tinynet.functional as F\nF.relu(tn.tensor([1.0]))\n"
+    result, report, _ = _grade(tmp_path, "ex01_relu.py", source)
+    assert not result.ok and "when the file is imported" in result.problem, report
+
+
+@pytest.mark.parametrize("value", [
+    {"__array__": ["object", [1], "AA=="]}, {"__array__": ["float64", [2], "AAAAAAAAAAA="]},
+    {"__array__": ["float64", [1 << 40], ""]}, {"__array__": ["float64", [-1], ""]}, {"__array__": "x"},
+    {"__array__": ["float64", [1], "not base64!"]}, [[[[[[[[[[[[1]]]]]]]]]]]], {"__opaque__": 1, "x": 2},
+])
+def test_the_parent_refuses_malformed_values(value):
+    from tinynet.grading.protocol import ProtocolError, decode
+    if isinstance(value, dict) and set(value) == {"__opaque__", "x"}:
+        assert decode(value) == {"__opaque__": 1, "x": 2}         # an ordinary dict, not a marker
+        return
+    with pytest.raises(ProtocolError):
+        decode(value)
+
+
+def test_values_travel_exactly():
+    import numpy as np
+    from tinynet.grading.protocol import decode, encode
+    a = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    back = decode(encode({"a": a, "n": 3, "t": (1, [2.5, None]), "s": "x", "o": object()}))
+    assert back["a"].dtype == np.float32 and np.array_equal(back["a"], a)
+    assert back["n"] == 3 and back["t"] == [1, [2.5, None]] and back["s"] == "x" and back["o"].type_name == "object"

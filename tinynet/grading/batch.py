@@ -42,8 +42,22 @@ def find_submissions(folder, exercise):
     return found
 
 
+MAX_FILES = 200                       # .py files looked at in one student's folder
+
+
+def _python_files(folder):
+    """The regular .py files under ``folder`` (symbolic links not followed, at most MAX_FILES)."""
+    found = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        found += [Path(top) / f for f in sorted(files) if f.endswith(".py") and (Path(top) / f).is_file()]
+        if len(found) >= MAX_FILES:
+            break
+    return found[:MAX_FILES]
+
+
 def _file_in(folder, exercise):
-    files = sorted(p for p in folder.rglob("*.py") if p.is_file() and "__pycache__" not in p.parts)
+    files = _python_files(folder)
     named = [p for p in files if exercises_named_by(p, [exercise]) == [exercise]]
     if len(named) == 1:
         return named[0], ""
@@ -110,7 +124,7 @@ def check_class(folder, exercise, csv_path=None, jobs=None, timeout=DEFAULT_TIME
     prepared = (*prepare(exercise, seed), seed)
     print(f"Grading {len(subs)} submissions of exercise {exercise.number:02d} · {exercise.title} "
           f"({jobs} at a time, {timeout:g} s each at most; seed {seed})", file=out)
-    width = max(len(s) for s, _, _ in subs)
+    width = min(40, max(len(s) for s, _, _ in subs))
     results, lock = {}, threading.Lock()
 
     def grade(student, path, problem):
@@ -132,7 +146,7 @@ def check_class(folder, exercise, csv_path=None, jobs=None, timeout=DEFAULT_TIME
             with lock:
                 results[student] = result
             mark = "✓" if result.ok else "✗"
-            print(f"  {mark} {student:<{width}}  {result.passed}/{len(exercise.parts)}  {result.seconds:5.1f} s"
+            print(f"  {mark} {one_line(student, 40):<{width}}  {result.passed}/{len(exercise.parts)}  {result.seconds:5.1f} s"
                   + ("" if result.ok else f"  {one_line(result.first_reason, 120)}"), file=out)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)

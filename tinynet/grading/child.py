@@ -1,7 +1,7 @@
 """The program that grades one file in a child process (started by ``runner.run_child``).
 
-    python -I -c "…" JOBFILE        (JOBFILE: a pickle the parent wrote: the student's file, the
-                                     exercise, each part's inputs, the limits, the result pipe)
+    python -I -c "…" ROOT JOBFILE   (JOBFILE: a pickle the parent wrote: the student's file and its
+                                     text, the exercise, each part's inputs, the limits, the pipe)
 
 1. read the job, report ``started``, apply the limits, note tinynet's own implementation;
 2. install the guard rails (``sandbox``), then run the student's file as a module;
@@ -9,6 +9,7 @@
 4. end with ``os._exit`` so that nothing of the student's (atexit hooks, finalisers) runs after.
 
 Nothing here decides a grade: the parent compares what it receives with its own reference values.
+A fault of the grader's own before the student's file runs is reported as ``internal_error``.
 """
 import os
 import pickle
@@ -16,10 +17,16 @@ import sys
 import traceback
 import types
 
+import numpy as np
+
+from . import sandbox
+from .compare import Failed
+from .exercises import EXERCISES
+from .own import code_objects
+from .protocol import dumps, encode
+
 
 def _writer(fd, token):
-    from .protocol import dumps
-
     def write(message):
         data = dumps({**message, "token": token}).encode("utf-8")
         while data:
@@ -47,25 +54,31 @@ def main(jobfile):
     os.remove(jobfile)
     write = _writer(job["fd"], job["token"])
     write({"event": "started"})
+    try:
+        exercise = EXERCISES[job["exercise"]]
+        code = _guard(job, exercise, write)
+    except BaseException as e:                   # noqa: B036 — a fault of the grader's, not the student's
+        write({"event": "internal_error", "error": _error(e, __file__)})
+        os._exit(1)
+    module = _load(job["student"], job["source"], exercise, write)
+    _run_parts(module, exercise, job, write, code)
+    write({"event": "done"})
+    os._exit(0)
 
-    from . import sandbox
-    from .compare import Failed
-    from .exercises import EXERCISES
-    from .own import code_objects
-    from .protocol import encode
-    import numpy as np
 
+def _guard(job, exercise, write):
+    """Limits, the watch on tinynet's own implementation, the audit hook; returns the part counter."""
     sandbox.limit(job["memory"], job["cpu"])
-    exercise = EXERCISES[job["exercise"]]
-    path = job["student"]
-    with open(path, encoding="utf-8-sig") as f:
-        text = f.read()
     current = [-1]                               # the part running; -1 while the file is imported
     refuse = lambda what: write({"event": "refused", "what": what[:300]})     # noqa: E731
     sandbox.watch_calls(lambda name, part: write({"event": "own_implementation", "name": name, "index": part}),
                         refuse, code_objects(exercise.forbidden()), lambda: current[0])
     sandbox.guard(refuse, job["workdir"])
+    return current
 
+
+def _load(path, text, exercise, write):
+    """The student's file run as a module; on any exception, report it and end the process."""
     module = types.ModuleType(f"student_{exercise.name}")
     module.__file__ = path
     sys.modules[module.__name__] = module
@@ -75,21 +88,17 @@ def main(jobfile):
         write({"event": "import_error", "error": _error(e, path)})
         os._exit(0)
     write({"event": "loaded"})
+    return module
 
+
+def _run_parts(module, exercise, job, write, current):
     for i, (part, inputs) in enumerate(zip(exercise.parts, job["inputs"])):
         current[0] = i
         try:
             with np.errstate(all="ignore"):
-                values = encode(part.run(module, inputs))
-            message = {"values": values}
+                message = {"values": encode(part.run(module, inputs))}
         except Failed as e:
             message = {"failed": str(e.problem)[:500]}
         except BaseException as e:               # noqa: B036
-            message = {"error": _error(e, path)}
+            message = {"error": _error(e, job["student"])}
         write({"event": "part", "index": i, **message})
-    write({"event": "done"})
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])

@@ -9,6 +9,7 @@ each run (``seed=`` repeats them), so answers cannot be looked up in advance.
 """
 import copy
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from .source import _MISSING, NotAString, NotGradable, Source, exercises_named_b
 
 DEFAULT_TIMEOUT = 30.0                 # seconds per file
 DEFAULT_MEMORY = 2 << 30               # bytes of address space for the child
+_JUDGING = threading.Lock()            # judges may run tinynet's autograd, whose grad mode is global
 
 
 @dataclass
@@ -149,8 +151,9 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
             result.problem = f"the file does not run: {source.syntax_error}"
             result.parts = [PartResult(p.title, "fail", result.problem, p.hint) for p in ex.parts]
         else:
-            run = run_child(source.path, ex.name, inputs, timeout, memory)
-            result.parts, result.problem = judge_run(ex, source, run, inputs, refs, timeout)
+            run = run_child(source.path, source.text, ex.name, inputs, timeout, memory)
+            with _JUDGING:
+                result.parts, result.problem = judge_run(ex, source, run, inputs, refs, timeout)
             result.output = run.output
     result.seconds = time.monotonic() - start
     if out is not None:
@@ -160,6 +163,13 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
 
 def judge_run(ex, source, run, inputs, refs, timeout):
     """PartResults from what the child reported (see ``protocol``), and a file-level problem."""
+    internal = run.events("internal_error")
+    if internal or (not run.events("started") and run.ending != "timeout"):
+        error = internal[0].get("error") if internal and isinstance(internal[0].get("error"), dict) else None
+        last = _describe_error(error, source) if error else \
+            one_line(run.output.strip().splitlines()[-1] if run.output.strip() else run.ending, 200)
+        problem = f"internal error of the grader, not of this file: {last}"
+        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     if run.forged:
         problem = "the file wrote into the grader's report pipe: its report cannot be trusted"
         return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem

@@ -45,15 +45,15 @@ def _environment(workdir):
             "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run_child(student, exercise_name, inputs, timeout, memory):
-    """Grade ``student`` (a path) as ``exercise_name`` in a child; return a ``ChildRun``."""
+def run_child(student, source, exercise_name, inputs, timeout, memory):
+    """Grade ``source`` (the text of the file ``student``) as ``exercise_name`` in a child; return a ``ChildRun``."""
     run, start = ChildRun(), time.monotonic()
     workdir = tempfile.mkdtemp(prefix="tinynet-grade-")
     read_fd, write_fd = os.pipe()
     proc = None
     try:
         token = secrets.token_hex(16)         # in every genuine message: lines the file writes itself lack it
-        job = {"student": str(Path(student).resolve()), "exercise": exercise_name, "inputs": inputs, "fd": write_fd,
+        job = {"student": str(Path(student).resolve()), "source": source, "exercise": exercise_name, "inputs": inputs, "fd": write_fd,
                "token": token,
                "memory": int(memory), "cpu": int(timeout) + 2, "workdir": workdir}
         jobfile = os.path.join(workdir, "job.pickle")
@@ -129,7 +129,7 @@ def _in_order(run, message):
     seen = [m["event"] for m in run.messages if m["event"] in ("started", "loaded", "import_error", "part", "done")]
     event = message["event"]
     if event not in ("started", "loaded", "import_error", "part", "done"):
-        return "started" in seen
+        return "started" in seen and "done" not in seen
     if "done" in seen or "import_error" in seen:
         return False
     if event == "started":

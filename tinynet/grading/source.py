@@ -61,6 +61,8 @@ def read_text(path):
         raise NotGradable(f"no such file: {path}", usage=True)
     if path.is_dir():
         raise NotGradable(f"{path} is a folder, not an exercise file (grade a whole folder with --class)", usage=True)
+    if not path.is_file():
+        raise NotGradable(f"{path} is not a regular file (a device, a pipe or a socket)")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
