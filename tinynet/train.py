@@ -4,6 +4,7 @@
     result = evaluate(model, test_loader)        # {"loss", "accuracy", "predictions", "labels"}
     save_checkpoint("runs/cnn/checkpoint.npz", model, optimizer, epoch=2, model_name="cnn")
     ckpt = load_checkpoint("runs/cnn/checkpoint.npz"); model.load_state_dict(ckpt["model"])
+    model, ckpt = load_model("runs/cnn/checkpoint.npz")     # built, checked and loaded (tinynet/checkpoints.py)
 
 One step is the five lines every framework shares:
 ``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step()`` —
@@ -22,13 +23,12 @@ import sys
 import time
 
 from . import backend, functional as F, random
-from .serialization import load, save
+from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, load_model
+from .serialization import save
 from .tensor import no_grad
 
 __all__ = ["fit", "train_epoch", "evaluate", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
-           "Progress", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "tinynet-checkpoint-1"
+           "load_model", "Progress", "CHECKPOINT_FORMAT"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -144,19 +144,6 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, model_name="", history
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
     save(ckpt, path)
-
-
-def load_checkpoint(path):
-    """Read a checkpoint written by ``save_checkpoint``: a dict with ``model`` (a state dict),
-    ``optimizer`` (or None), ``epoch``, ``model_name``, ``history``, ``args``, ``rng``, ``extra``.
-    Raises ValueError naming the file if it is not one."""
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a tinynet training checkpoint (no {CHECKPOINT_FORMAT!r} marker)")
-    for key in ("history", "args", "rng", "extra"):
-        ckpt[key] = json.loads(ckpt[key])
-    ckpt.setdefault("optimizer", None)
-    return ckpt
 
 
 def restore_rng(ckpt):
