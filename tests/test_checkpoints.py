@@ -115,16 +115,16 @@ def transposed(tree):
 
 
 BAD = [  # (what is changed, words the one-line error must hold)
-    (setter("model_name", ["lenet"]), "'model_name' should be a str, not a list"),
+    (setter("model_name", ["lenet"]), "'model_name' should be a string, not a list"),
     (lambda t: (setter("model_name", "resnet")(t), setter("args", "{}")(t)),
      "a model called 'resnet', which tinynet does not know"),
     (deleter("model"), "has no 'model' entry"),
     (setter("model", [1, 2]), "'model' should be a dict, not a list"),
     (setter("model", {"0.weight": "w"}), "maps '0.weight' to a str"),
-    (setter("epoch", "3"), "'epoch' should be a int, not a str ('3')"),
-    (setter("epoch", True), "'epoch' should be a int, not a bool"),
+    (setter("epoch", "3"), "'epoch' should be a whole number, not a str ('3')"),
+    (setter("epoch", True), "'epoch' should be a whole number, not a bool"),
     (setter("epoch", -2), "'epoch' is -2"),
-    (setter("epoch", 2.5), "'epoch' should be a int, not a float"),
+    (setter("epoch", 2.5), "'epoch' should be a whole number, not a float"),
     (setter("format", "tinynet-checkpoint-9"), "not a tinynet training checkpoint"),
     (set_json("history", 5), "'history' should hold a JSON list, not a int"),
     (setter("history", 5), "'history' should be JSON text, not a int"),

@@ -70,6 +70,9 @@ def _kind(value):
     return "an array" if isinstance(value, StoredArray) else f"a {type(value).__name__} ({str(value)[:40]!r})"
 
 
+_NAMES = {str: "a string", int: "a whole number", dict: "a dict"}
+
+
 def check_tree(tree, path):
     """The checkpoint dict with its JSON entries parsed, once every entry has the right type."""
     def refuse(problem):
@@ -82,7 +85,7 @@ def check_tree(tree, path):
         if key not in ckpt:
             raise refuse(f"the checkpoint has no {key!r} entry")
         if not isinstance(ckpt[key], wanted) or isinstance(ckpt[key], bool):
-            raise refuse(f"the checkpoint's {key!r} should be a {wanted.__name__}, not {_kind(ckpt[key])}")
+            raise refuse(f"the checkpoint's {key!r} should be {_NAMES[wanted]}, not {_kind(ckpt[key])}")
     if ckpt["epoch"] < 0:
         raise refuse(f"the checkpoint's 'epoch' is {ckpt['epoch']}, not a count of epochs")
     for key, value in ckpt["model"].items():
