@@ -4,8 +4,9 @@
     python -m data_tools show FILE --index I [--out x.png]
     python -m data_tools download mnist|fashion-mnist [--dest DIR] [--mirror URL]
 
-Without FILE, ``info`` describes the four bundled MNIST files.  Errors print one message
-(no traceback) and exit with status 2.
+Without FILE, ``info`` describes the four bundled MNIST files; it exits with status 1 when a file
+named like a published MNIST or Fashion-MNIST file does not have its MD5.  Errors print one
+message (no traceback) and exit with status 2.
 """
 
 from __future__ import annotations
@@ -67,19 +68,46 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_info(args) -> int:
+    """Describe each file; exit status 2 if one cannot be read, 1 if one named like a published
+    data set file does not have its MD5 (damaged, or another file under that name)."""
     files = args.files or [MNIST_DIR / (name + ".gz") for split in FILES for name in FILES[split]]
     status = 0
     for path in files:
         try:
-            print(describe_file(path))
+            text, md5 = _describe(path)
         except (IDXError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             status = 2
+            continue
+        print(text)
+        problem = checksum_problem(path, md5)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            status = status or 1
     return status
+
+
+def checksum_problem(path, md5):
+    """Why a file named like a published data set file (``train-images-idx3-ubyte[.gz]``) is not
+    one: its MD5 is none of the published ones for that name; None when it is, or is named otherwise."""
+    name = Path(path).name.removesuffix(".gz")
+    published = {ds: table[name] for ds, table in MD5.items() if name in table}
+    if not published:
+        return None
+    if md5 in published.values():
+        return None
+    return (f"{_shown(path)}: MD5 of the decompressed bytes is {md5}, but a file named {name} should have "
+            + " or ".join(f"{h} ({ds})" for ds, h in published.items()) + "; the file is damaged or is not what "
+            "its name says")
 
 
 def describe_file(path) -> str:
     """The ``info`` report for one file."""
+    return _describe(path)[0]
+
+
+def _describe(path):
+    """(the ``info`` report, the MD5 of the decompressed bytes) of one file."""
     array = read_idx(path)
     with open(path, "rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
@@ -90,7 +118,7 @@ def describe_file(path) -> str:
     size = len(header) + array.nbytes
     stored = f"gzip, {os.path.getsize(path):,} bytes on disk" if gzipped else "raw (not compressed)"
     lo, hi = (array.min(), array.max())
-    return "\n".join([
+    text = "\n".join([
         f"{_shown(path)}",
         f"  magic   {describe_magic(header[:4])}",
         f"  stored  {stored}",
@@ -100,6 +128,7 @@ def describe_file(path) -> str:
         f"  md5     {md5} (decompressed bytes{'; published ' + ', '.join(known) if known else ''})",
         f"  range   {lo} .. {hi}",
     ])
+    return text, md5
 
 
 def cmd_show(args) -> int:
@@ -116,8 +145,7 @@ def cmd_show(args) -> int:
     if sample.ndim != 2:
         raise CLIError(f"sample {args.index} has shape {sample.shape}; only 2-D samples can be drawn")
     if args.out:
-        save_png(sample, args.out, title)
-        print(f"wrote {args.out}")
+        print(f"wrote {save_png(sample, args.out, title)}")
     else:
         print(title)
         print(ascii_art(sample))
@@ -133,7 +161,12 @@ def ascii_art(image: np.ndarray) -> str:
     return "\n".join("".join(ASCII_RAMP[v] * 2 for v in row) for row in levels)
 
 
-def save_png(image: np.ndarray, out, title: str) -> None:
+def save_png(image: np.ndarray, out, title: str) -> Path:
+    """Draw ``image`` into ``out`` and return the path written: ``out`` itself, or ``out.png``
+    when it has no extension (matplotlib picks the format from the extension, PNG without one)."""
+    out = Path(out)
+    if not out.suffix:
+        out = out.with_name(out.name + ".png")
     import matplotlib  # imported only here: the rest of data_tools needs numpy alone
 
     matplotlib.use("Agg")
@@ -143,8 +176,11 @@ def save_png(image: np.ndarray, out, title: str) -> None:
     ax.imshow(image, cmap="gray_r")
     ax.set_title(title, fontsize=7)
     ax.axis("off")
-    fig.savefig(out, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return out
 
 
 def cmd_download(args) -> int:

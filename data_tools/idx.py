@@ -43,6 +43,7 @@ Every dimension must be at least 1 (an IDX file of zero samples is treated as ma
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 
@@ -93,10 +94,22 @@ def read_idx(source) -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             return _read_stream(f, os.fspath(source))
+    _check_binary_file(source)
     name = getattr(source, "name", None)  # open() files know their path; BytesIO does not
     if not isinstance(name, (str, os.PathLike)):
         name = f"<{type(source).__name__} object>"
     return _read_stream(source, os.fspath(name))
+
+
+def _check_binary_file(source) -> None:
+    """TypeError at once for what is neither a path nor a binary file (bytes, a text-mode file)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise TypeError(f"read_idx: expected a path or a binary file, got {type(source).__name__}; "
+                        "for bytes in memory use read_idx(io.BytesIO(data))")
+    if not callable(getattr(source, "read", None)):
+        raise TypeError(f"read_idx: expected a path or a binary file, got {type(source).__name__}")
+    if isinstance(source, io.TextIOBase) or isinstance(source.read(0), str):
+        raise TypeError("read_idx: the file is open in text mode; open it in binary mode: open(path, 'rb')")
 
 
 def write_idx(path, array) -> None:

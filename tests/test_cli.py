@@ -126,10 +126,10 @@ def test_resume_continues_and_refuses_to_go_backwards(capsys, trained, tmp_path)
 def test_ctrl_c_saves_a_checkpoint(capsys, tmp_path, monkeypatch):
     real = train.train_epoch
 
-    def interrupted_in_epoch_2(model, optimizer, loader, loss_fn, epoch, progress):
+    def interrupted_in_epoch_2(model, optimizer, loader, loss_fn, epoch, progress, *rest):
         if epoch == 2:
             raise KeyboardInterrupt
-        return real(model, optimizer, loader, loss_fn, epoch, progress)
+        return real(model, optimizer, loader, loss_fn, epoch, progress, *rest)
 
     monkeypatch.setattr(train, "train_epoch", interrupted_in_epoch_2)
     code, _, err = run(capsys, "train", "--model", "mlp", "--epochs", "3", "--limit", "300", "--out", tmp_path)

@@ -121,3 +121,82 @@ def test_resize_matrix_rows_sum_to_one_and_preserve_constants():
         assert m.shape == (dst, src)
         np.testing.assert_allclose(m.sum(axis=1), 1, rtol=1e-6)
     assert backend.get_module("numpy") is np
+
+
+# --- images from users: checked before they are decoded ---------------------------------------
+
+def png_header_only(path, width, height):
+    """A PNG that declares ``width`` x ``height`` grey pixels and holds one row of them: what a
+    small file claiming a huge image looks like (the decoder would allocate the declared size)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(bytes(1 + min(width, 1000)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("width, height, message", [
+    (20000, 20000, "more than 16,777,216 pixels, the most tinynet reads"),   # Pillow's bomb check answers first
+    (8000, 8000, "8000x8000 = 64,000,000 pixels; tinynet reads at most 16,777,216 pixels"),
+    (4097, 4096, "4097x4096"),
+    (20000, 1, "20000x1 = 20,000 pixels; tinynet reads at most 16,777,216 pixels and 16,384 on a side"),
+    (2 ** 31 - 1, 2 ** 31 - 1, "more than 16,777,216 pixels"),
+])
+def test_too_large_images_are_refused_from_their_header(tmp_path, width, height, message):
+    import time
+    path = png_header_only(tmp_path / "big.png", width, height)
+    start = time.perf_counter()
+    with pytest.raises(data.ImageError, match=str(path) + ".*" + message.replace("(", r"\(")):
+        data.read_image(path)
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot read .* as an image"),
+    (b"not an image", "cannot read .* as an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "cannot read .* as an image"),
+])
+def test_unreadable_images_are_image_errors(tmp_path, content, message):
+    path = tmp_path / "x.png"
+    path.write_bytes(content)
+    with pytest.raises(data.ImageError, match=message):
+        data.read_image(path)
+    with pytest.raises(data.ImageError, match="is a folder"):
+        data.read_image(tmp_path)
+
+
+def test_missing_pillow_is_one_clear_error(tmp_path, monkeypatch):
+    import sys
+    path = png_header_only(tmp_path / "ok.png", 28, 28)
+    monkeypatch.setitem(sys.modules, "PIL", None)             # import PIL now raises ImportError
+    with pytest.raises(data.ImageError, match="reading images needs Pillow, which is not installed"):
+        data.read_image(path)
+
+
+def test_a_long_thin_stroke_is_resized_without_building_its_square():
+    """The square of side 16384 would be 1 GiB of float32; the resize touches only the stroke."""
+    import resource
+    line = np.zeros((3, 16384), np.float32)
+    line[1] = 1.0
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    digit = data.mnist_style(line)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000        # KiB
+    assert digit.shape == (28, 28) and digit[:, 4:24].max() > 0 and digit.sum() > 0
+
+
+def test_the_square_free_resize_equals_the_padded_square():
+    rng = np.random.default_rng(0)
+    a = (rng.random((13, 40)) > 0.5).astype(np.float32)
+    a[0], a[-1], a[:, 0], a[:, -1] = 0, 0, 0, 0               # a dark background
+    a[1:-1, 1], a[1:-1, -2], a[1, 1:-1], a[-2, 1:-1] = 1, 1, 1, 1   # ink to the crop's edges
+    side, box = 38, 20
+    square = np.zeros((side, side), np.float32)
+    square[(side - 11) // 2:(side - 11) // 2 + 11] = a[1:-1, 1:-1]
+    m = data._resize_matrix(side, box)
+    expected = np.clip(m @ square @ m.T, 0, 1)
+    got = data.mnist_style(a)
+    assert np.isclose(got.sum(), expected.sum(), rtol=1e-5)

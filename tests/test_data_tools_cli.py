@@ -108,3 +108,35 @@ def test_unknown_command_exits_2():
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
+
+
+def test_info_fails_when_a_file_named_like_mnist_has_another_md5(tmp_path, capsys):
+    fake = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    write_idx(fake, np.zeros(10000, np.uint8))                 # the right shape, the wrong bytes
+    other = tmp_path / "my-labels.idx"
+    write_idx(other, np.zeros(10, np.uint8))                   # a name no data set uses: no check
+    assert main(["info", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(fake), str(other)]) == 1
+    out, err = capsys.readouterr()
+    assert "dims    10000" in out and "my-labels.idx" in out      # both still described
+    assert err.count("\n") == 1
+    assert ("t10k-labels-idx1-ubyte.gz: MD5 of the decompressed bytes is " in err
+            and f"should have {MD5['mnist']['t10k-labels-idx1-ubyte']} (mnist) or "
+                f"{MD5['fashion-mnist']['t10k-labels-idx1-ubyte']} (fashion-mnist)" in err)
+
+
+@pytest.mark.parametrize("out, written", [("x", "x.png"), ("x.png", "x.png"), ("d.v1/seven", "d.v1/seven.png"),
+                                          ("x.svg", "x.svg")])
+def test_show_names_the_file_it_wrote(tmp_path, capsys, monkeypatch, out, written):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.v1").mkdir()
+    assert main(["show", str(TEST_IMAGES), "--index", "7", "--out", out]) == 0
+    assert capsys.readouterr().out == f"wrote {written}\n"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [written]
+
+
+def test_show_into_a_missing_folder_is_one_line(tmp_path, capsys):
+    assert main(["show", str(TEST_IMAGES), "--out", str(tmp_path / "no" / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1

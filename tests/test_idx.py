@@ -344,3 +344,18 @@ def test_mutated_valid_file(array, data):
     except IDXError:
         return
     assert idx_bytes(out) == gzip.decompress(damaged)  # gzip itself found nothing wrong either
+
+
+def test_bytes_and_text_mode_files_are_type_errors(tmp_path):
+    import io
+    path = tmp_path / "a.idx"
+    write_idx(path, np.arange(3, dtype=np.uint8))
+    with pytest.raises(TypeError, match=r"got bytes; for bytes in memory use read_idx\(io.BytesIO\(data\)\)"):
+        read_idx(path.read_bytes())
+    with open(path) as text, pytest.raises(TypeError, match="text mode.*open\\(path, 'rb'\\)"):
+        read_idx(text)
+    with pytest.raises(TypeError, match="text mode"):
+        read_idx(io.StringIO("\0\0\x08\x01"))
+    with pytest.raises(TypeError, match="got int"):
+        read_idx(3)
+    assert read_idx(io.BytesIO(path.read_bytes())).tolist() == [0, 1, 2]

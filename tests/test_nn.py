@@ -180,21 +180,22 @@ def test_load_state_dict_not_strict_returns_the_differences():
     np.testing.assert_array_equal(host(net.fc.bias), sd["fc.bias"])
 
 
-def test_load_state_dict_moves_to_the_model_backend_and_never_rounds():
+def test_load_state_dict_moves_to_the_model_backend_and_casts_to_its_dtype():
     lin = nn.Linear(2, 2).to("fakecupy")
     w = np.eye(2) / 3                                           # float64
     lin.load_state_dict({"weight": w, "bias": np.array([1.0, 2.0], dtype=np.float16)})
     assert lin.weight.backend == lin.bias.backend == "fakecupy"
-    assert lin.weight.dtype == np.float64                       # more precise than float32: kept
-    assert lin.bias.dtype == np.float32                         # less precise: cast up to the model's
-    np.testing.assert_array_equal(host(lin.weight), w)
+    assert lin.weight.dtype == np.float32                       # a float32 model stays float32 (as PyTorch)
+    assert lin.bias.dtype == np.float32
+    np.testing.assert_array_equal(host(lin.weight), w.astype(np.float32))
     np.testing.assert_array_equal(host(lin.bias), [1, 2])
     w[0, 0] = 5.0
     assert host(lin.weight)[0, 0] != 5.0                        # a copy, not the caller's array
     bn = nn.BatchNorm2d(2)
     bn.load_state_dict({k: v.numpy().astype(np.float64) for k, v in bn.state_dict().items()})
-    assert bn.num_batches_tracked.dtype == np.int64
-    assert lin.float().weight.dtype == np.float32
+    assert bn.num_batches_tracked.dtype == np.int64 and bn.running_mean.dtype == np.float32
+    lin.double().load_state_dict({"weight": np.eye(2) / 3, "bias": np.zeros(2)})
+    np.testing.assert_array_equal(host(lin.weight), np.eye(2) / 3)      # a float64 model: full precision
 
 
 # --- Sequential ----------------------------------------------------------------------------------
@@ -390,3 +391,37 @@ def test_init_functions_fill_in_place(backend):
         nn.init.xavier_uniform_(tn.zeros(5))
     with pytest.raises(ValueError, match="unsupported nonlinearity"):
         nn.init.calculate_gain("swish")
+
+
+# --- constructor arguments are checked at once -------------------------------------------------
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.Conv2d(0, 4, 3), ValueError, "Conv2d: in_channels must be at least 1, got 0"),
+    (lambda: nn.Conv2d(1, -4, 3), ValueError, "out_channels must be at least 1, got -4"),
+    (lambda: nn.Conv2d(1, 4, (3, 0)), ValueError, r"kernel_size must be at least 1, got \(3, 0\)"),
+    (lambda: nn.Conv2d(1, 4, 3, stride=0), ValueError, "stride must be at least 1"),
+    (lambda: nn.Conv2d(1, 4, 3, padding=-1), ValueError, "padding must be at least 0"),
+    (lambda: nn.Conv2d(1, 4, 2.5), TypeError, "kernel_size must be a whole number, got 2.5"),
+    (lambda: nn.Linear(-1, 3), ValueError, "Linear: in_features must be at least 1, got -1"),
+    (lambda: nn.Linear(3, 0), ValueError, "out_features must be at least 1, got 0"),
+    (lambda: nn.Linear("784", 10), TypeError, "in_features must be a whole number, got '784'"),
+    (lambda: nn.Linear(True, 10), TypeError, "whole number, got True"),
+])
+def test_bad_layer_sizes_fail_at_construction(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_layer_sizes_may_be_numpy_integers():
+    assert nn.Linear(np.int64(4), 2).weight.shape == (2, 4)
+    assert nn.Conv2d(np.int32(1), 2, (np.int64(3), 3), padding=np.int64(0)).weight.shape == (2, 1, 3, 3)
+
+
+def test_linear_fed_images_suggests_flatten():
+    with pytest.raises(nn.ShapeError, match=r"put nn.Flatten\(\) before this layer, which makes "
+                                            r"\(5, 1, 28, 28\) into \(5, 784\)$"):
+        nn.Linear(784, 10)(tn.zeros(5, 1, 28, 28))
+    with pytest.raises(nn.ShapeError, match=r"into \(5, 1600\), and make this layer Linear\(1600, 10\)"):
+        nn.Linear(3136, 10)(tn.zeros(5, 64, 5, 5))
+    with pytest.raises(nn.ShapeError, match=r"make this layer Linear\(20, 10\)"):      # rows: no Flatten hint
+        nn.Linear(784, 10)(tn.zeros(5, 20))

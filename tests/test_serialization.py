@@ -109,10 +109,13 @@ def test_load_refuses_pickle(tmp_path, monkeypatch):
     path = tmp_path / "evil.npz"
     np.savez(path, x=np.array([{"a": 1}], dtype=object))
     calls = []
-    real_load = np.load
-    monkeypatch.setattr(serialization.numpy, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
-    with pytest.raises(serialization.CheckpointError, match="evil.npz"):
+    real_read = serialization.npy.read_array
+    monkeypatch.setattr(serialization.npy, "read_array", lambda *a, **k: calls.append(k) or real_read(*a, **k))
+    with pytest.raises(serialization.CheckpointError, match="evil.npz.*dtype object"):
         tn.load(path)
+    assert calls == []                          # refused from its header: never read at all
+    tn.save({"w": np.ones(3)}, path)
+    tn.load(path)
     assert calls and all(k.get("allow_pickle") is False for k in calls)
 
 
@@ -207,3 +210,170 @@ def test_load_puts_tensors_on_the_default_backend(tmp_path, backend):
     back = tn.load(tmp_path / "b.npz")
     assert back["x"].backend == backend and back["n"] == 3
     np.testing.assert_array_equal(host(back["x"]), host(x))
+
+
+# --- hostile archives: refused from the zip directory and the .npy headers, before inflating ---
+
+def npy_header(shape, dtype="<f4"):
+    """The bytes of a .npy 1.0 header declaring ``shape`` and ``dtype`` (what np.save writes first)."""
+    import io
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+    return f.getvalue()
+
+
+def zip_of(path, members, compression=zipfile.ZIP_STORED):
+    """A zip at ``path`` with ``members`` {name: bytes}, written as given (duplicates allowed as a list)."""
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, data in (members.items() if isinstance(members, dict) else members):
+            z.writestr(name, data)
+    return path
+
+
+def tinynet_meta(tree):
+    """The ``__tinynet__.npy`` member tinynet.save writes for ``tree`` (a JSON-able tree)."""
+    import io, json
+    f = io.BytesIO()
+    np.save(f, np.array(json.dumps({"format": 1, "tree": tree})))
+    return f.getvalue()
+
+
+def test_an_array_that_inflates_to_gigabytes_is_refused_fast_from_its_header(tmp_path):
+    """8 MB of zeros deflate to 8 KB; the header claims 3 GiB: refused without allocating them."""
+    import resource, time
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("w.npy", npy_header((3 * 2 ** 30 // 4,)) + bytes(8 * 2 ** 20))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(serialization.CheckpointError, match="bomb.npz.*'w'.*3,221,225,472 bytes"):
+        tn.load(path)
+    assert time.perf_counter() - start < 0.5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000     # KiB: < 100 MB more
+
+
+def test_a_member_whose_declared_size_is_huge_is_refused_before_reading(tmp_path):
+    path = zip_of(tmp_path / "big.npz", {"w.npy": npy_header((4,)) + bytes(16)})
+    data = bytearray(path.read_bytes())
+    cd = data.rindex(b"PK\x01\x02")                      # central directory: uncompressed size at +24
+    data[cd + 24:cd + 28] = (2 ** 32 - 1).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(serialization.CheckpointError, match="big.npz.*4,294,967,295 bytes.*limit"):
+        tn.load(path)
+
+
+def test_max_bytes_limits_what_load_inflates(tmp_path):
+    tn.save({"w": np.zeros(1000)}, tmp_path / "w.npz")
+    with pytest.raises(serialization.CheckpointError, match="more than the limit of 4,000"):
+        tn.load(tmp_path / "w.npz", max_bytes=4000)
+    assert tn.load(tmp_path / "w.npz", max_bytes=None)["w"].shape == (1000,)
+
+
+def test_a_deflate_bomb_that_lies_about_its_size_is_cut_at_the_declared_size(tmp_path):
+    """A member whose directory says 16 bytes but whose data inflates to 64 MB: never inflated past 16."""
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("w.npy", npy_header((4,)) + bytes(64 * 2 ** 20))
+    data = bytearray(path.read_bytes())
+    for sig, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):    # local header and directory sizes
+        i = data.index(sig)
+        data[i + at:i + at + 4] = (len(npy_header((4,))) + 16).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(serialization.CheckpointError, match="liar.npz"):
+        tn.load(path)
+
+
+def test_too_many_members_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(serialization, "MAX_MEMBERS", 5)
+    path = zip_of(tmp_path / "many.npz", {f"a{i}.npy": npy_header((1,)) + bytes(4) for i in range(6)})
+    with pytest.raises(serialization.CheckpointError, match="many.npz.*6 members, more than the 5"):
+        tn.load(path)
+
+
+@pytest.mark.parametrize("members, message", [
+    ({"w.npy": npy_header((4,)) + bytes(15)}, r"declares shape \(4,\).*16 bytes.*15 bytes"),
+    ({"w.npy": npy_header((4,)) + bytes(17)}, r"declares shape \(4,\).*17 bytes"),
+    ({"w.npy": npy_header((2,), "|O") + bytes(16)}, "dtype object"),
+    ({"w.npy": npy_header((2,), [("a", "<f4")]) + bytes(8)}, "only arrays of numbers"),
+    ({"w.npy": npy_header((2,), "<U3") + bytes(24)}, "dtype <U3"),
+    ({"w.npy": b"\x93NUMPY\x09\x00" + bytes(30)}, r"format version \(9, 0\)"),
+    ({"w.npy": b"not an npy at all"}, "damaged"),
+    ({"inner.npz": b"PK\x03\x04"}, "'inner.npz' that is not a .npy"),
+    ({"model/": b""}, "'model/' that is not a .npy"),
+    ([("w.npy", npy_header((1,)) + bytes(4)), ("w.npy", npy_header((1,)) + bytes(4))], "two members named 'w.npy'"),
+])
+def test_malformed_members_are_refused(tmp_path, members, message):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")              # zipfile warns about the duplicate name
+        path = zip_of(tmp_path / "bad.npz", members)
+    with pytest.raises(serialization.CheckpointError, match="bad.npz.*" + message):
+        tn.load(path)
+
+
+def test_nested_member_names_load_as_flat_names(tmp_path):
+    """numpy.savez names may hold slashes; they are names, never paths on disk."""
+    zip_of(tmp_path / "n.npz", {"a/b/../c.npy": npy_header((1,)) + bytes(4)})
+    assert list(tn.load(tmp_path / "n.npz")) == ["a/b/../c"]
+    assert not (tmp_path / "a").exists()
+
+
+W = {"__array__": "w"}
+@pytest.mark.parametrize("tree, message", [
+    ({"__dict__": [[[1, 2], W]]}, "dict key .* not a string or an integer"),
+    ({"__dict__": [[True, W]]}, "dict key True"),
+    ({"__dict__": [[{"k": 1}, W]]}, "dict key"),
+    ({"__dict__": [["model"]]}, "not a .key, value. pair"),
+    ({"__dict__": 5}, "'__dict__' holding a int"),
+    ({"__tuple__": "abc"}, "'__tuple__' holding a str"),
+    ({"__array__": ["w"]}, "reference to an array"),
+    ({"__array__": "nope"}, "reference to an array 'nope'"),
+    ({"__array__": "w", "extra": 1}, "keys"),
+    ({"__dict__": [["a", {"__dict__": [["b", W]]}]], "__tuple__": []}, "keys"),
+    ([{"__dict__": [["w", W]]}, {"zzz": 1}], "'zzz'"),
+])
+def test_malformed_trees_are_refused(tmp_path, tree, message):
+    path = zip_of(tmp_path / "t.npz", {"w.npy": npy_header((1,)) + bytes(4), "__tinynet__.npy": tinynet_meta(tree)})
+    with pytest.raises(serialization.CheckpointError, match="t.npz.*malformed tree.*" + message):
+        tn.load(path)
+
+
+def test_deep_or_unreadable_trees_and_unreferenced_arrays(tmp_path):
+    deep = W
+    for _ in range(200):
+        deep = [deep]
+    members = {"w.npy": npy_header((1,)) + bytes(4)}
+    zip_of(tmp_path / "deep.npz", {**members, "__tinynet__.npy": tinynet_meta(deep)})
+    with pytest.raises(serialization.CheckpointError, match="deep.npz.*more than 100 levels"):
+        tn.load(tmp_path / "deep.npz")
+    import io
+    f = io.BytesIO()
+    np.save(f, np.array("[" * 100_000 + "]" * 100_000))
+    zip_of(tmp_path / "json.npz", {**members, "__tinynet__.npy": f.getvalue()})
+    with pytest.raises(serialization.CheckpointError, match="json.npz.*unreadable __tinynet__"):
+        tn.load(tmp_path / "json.npz")
+    zip_of(tmp_path / "extra.npz", {**members, "x.npy": npy_header((1,)) + bytes(4),
+                                    "__tinynet__.npy": tinynet_meta(W)})
+    with pytest.raises(serialization.CheckpointError, match="extra.npz.*does not refer to: 'x'"):
+        tn.load(tmp_path / "extra.npz")
+
+
+def test_check_sees_shapes_before_anything_is_inflated(tmp_path):
+    tn.save({"model": {"w": np.ones((2, 3), np.float32)}, "epoch": 1}, tmp_path / "c.npz")
+    seen = []
+
+    def check(tree):
+        seen.append(tree)
+        raise serialization.CheckpointError("refused")
+
+    with pytest.raises(serialization.CheckpointError, match="refused"):
+        tn.load(tmp_path / "c.npz", check=check)
+    w = seen[0]["model"]["w"]
+    assert isinstance(w, serialization.StoredArray) and w.shape == (2, 3) and w.dtype == np.float32
+    assert w.nbytes == 24 and seen[0]["epoch"] == 1
+
+
+def test_a_folder_is_named_as_one(tmp_path):
+    tn.save({"w": np.ones(1)}, tmp_path / "run" / "checkpoint.npz")
+    with pytest.raises(serialization.CheckpointError, match=r"is a folder.*did you mean .*run/checkpoint.npz\?"):
+        tn.load(tmp_path / "run")

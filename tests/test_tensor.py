@@ -440,3 +440,14 @@ def test_pow_zero_has_zero_gradient_everywhere(backend):
     x = tensor(np.array([0.0, 2.0]))
     (x ** 0).sum().backward()
     assert host(x.grad).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("data, message", [
+    (["a"], "dtype <U1"),
+    ([1, None], "dtype object"),
+    ([[1.0], [None]], "numbers or booleans"),
+    ({"a": 1}, "dtype object"),
+])
+def test_tensor_of_what_is_not_numbers_is_a_type_error(data, message):
+    with pytest.raises(TypeError, match=message):
+        tn.tensor(data)

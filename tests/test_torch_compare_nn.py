@@ -352,12 +352,13 @@ def test_schedulers_match_torch(kind):
 
 
 def test_trajectory_from_torch_weights_loaded_into_a_default_model():
-    """The plain route: torch's float64 weights loaded into a freshly made (float32) tinynet model
-    keep their precision, so training runs in float64 and follows torch to round-off."""
+    """The plain route: torch's float64 weights loaded into a tinynet model made float64 with
+    ``.double()`` (as torch's was), so training follows torch to round-off."""
     torch.manual_seed(1)
     ref = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                               torch.nn.Flatten(), torch.nn.Linear(64, 5)).double()
-    ours = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 5))
+    ours = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64, 5)).double()
     ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
     assert {p.dtype for p in ours.parameters()} == {np.dtype("float64")}
     opt = optim.Adam(ours.parameters(), lr=0.01, weight_decay=0.01)

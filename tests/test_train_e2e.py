@@ -84,6 +84,52 @@ def test_nan_loss_stops_training_naming_the_step_and_suggesting_a_lower_lr():
     assert history == []
 
 
+def test_a_huge_learning_rate_stops_training_although_the_loss_stays_finite():
+    """Adam at lr 10⁶ drives the loss to ~10²³ without overflowing: still a divergence."""
+    model, _, loader = small_setup()
+    opt = optim.Adam(model.parameters(), lr=1e6)
+    history = []
+    with pytest.raises(train.DivergenceError, match=r"became .*e\+\d+, more than 1000 times its first value.*"
+                                                    r"epoch 1, step \d of 3.*lr=1000000.0"):
+        train.fit(model, opt, loader, epochs=3, history=history, progress=False, log=None)
+    assert history == []
+    assert train.NonFiniteLossError is train.DivergenceError       # the CLI's exit code 1 covers both
+
+
+@pytest.mark.parametrize("losses, stops_at", [
+    ([2.3, 2.0, 2299.0], None),            # under 1000 x the first loss: an ordinary spike
+    ([2.3, 2.0, 2301.0], 3),
+    ([0.001, 0.5, 999.0], None),           # a resumed run at a tiny loss: the limit is 1000 x 1, not 1000 x 0.001
+    ([0.001, 1001.0], 2),
+    ([float("nan")], 1),
+    ([2.3, float("-inf")], 2),
+    ([float("nan"), 5.0], 1),
+])
+def test_divergence_check_limits(losses, stops_at):
+    check = train.DivergenceCheck()
+    for step, value in enumerate(losses, start=1):
+        if step == stops_at:
+            with pytest.raises(train.DivergenceError, match=f"step {step} of {len(losses)}"):
+                check(value, 1, step, len(losses), 0.1)
+            return
+        check(value, 1, step, len(losses), 0.1)
+    assert stops_at is None
+
+
+def test_the_first_loss_is_kept_across_epochs():
+    """fit shares one check: epoch 2's loss is compared with epoch 1's first, not its own."""
+    model, opt, loader = small_setup()
+    seen = []
+
+    def loss(logits, y, **kw):
+        seen.append(1)
+        value = F.cross_entropy(logits, y, **kw)
+        return value * 3000.0 if len(seen) == 4 else value     # the first step of epoch 2
+
+    with pytest.raises(train.DivergenceError, match="epoch 2, step 1 of 3"):
+        train.fit(model, opt, loader, epochs=2, loss_fn=loss, progress=False, log=None)
+
+
 def test_fit_keeps_history_of_finished_epochs_when_interrupted():
     model, opt, loader = small_setup()
     history = []

@@ -26,6 +26,17 @@ class CLIError(Exception):
     """A problem in what the user asked for; printed as one line, exit code 2."""
 
 
+def _file_errors():
+    """The library's errors about a file that cannot be used (their messages are one line naming it)."""
+    from data_tools.idx import IDXError
+    from data_tools.mnist import ChecksumError, DatasetNotFoundError
+    from .serialization import CheckpointError
+    return (CheckpointError, ChecksumError, DatasetNotFoundError, IDXError, data.ImageError)
+
+
+FILE_ERRORS = _file_errors()    # printed like a CLIError, exit code 2
+
+
 def register(name, help, add_arguments, run):
     """Make ``tinynet NAME`` call ``run(args)`` with the options ``add_arguments(parser)`` declares."""
     COMMANDS[name] = (help, add_arguments, run)
@@ -96,14 +107,14 @@ def set_backend(name):
 
 
 def read_checkpoint(path):
-    if not os.path.isfile(path):
+    """The checkpoint at ``path``, checked from its types to its values against its model
+    (``train.load_model``: another model's weights, NaN weights, a bomb are one-line errors)."""
+    if not os.path.exists(path):
         raise CLIError(f"checkpoint {path} does not exist")
     try:
-        ckpt = training.load_checkpoint(path)
+        _, ckpt = training.load_model(path)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    if ckpt["model_name"] not in models.MODELS:
-        raise CLIError(f"{path} holds a model called {ckpt['model_name']!r}, which tinynet does not know")
     return ckpt
 
 
@@ -303,6 +314,8 @@ def run_predict(args):
             raise CLIError(f"image {path} does not exist")
         try:
             digit = data.mnist_style(data.read_image(path))
+        except data.ImageError:
+            raise                       # its message names the file
         except ValueError as e:
             raise CLIError(f"{path}: {e}") from None
         if args.save_input:
@@ -382,7 +395,7 @@ def main(argv=None):
         return 2
     try:
         return COMMANDS[args.command][2](args)
-    except CLIError as e:
+    except (CLIError,) + FILE_ERRORS as e:
         print(f"tinynet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

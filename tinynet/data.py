@@ -17,7 +17,8 @@ from .tensor import Tensor
 
 np = backend.get_module("numpy")
 
-__all__ = ["TensorDataset", "DataLoader", "Compose", "ToFloat", "Normalize", "RandomAffine", "mnist"]
+__all__ = ["TensorDataset", "DataLoader", "Compose", "ToFloat", "Normalize", "RandomAffine", "mnist", "read_image",
+           "mnist_style", "ImageError", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE"]
 
 
 class TensorDataset:
@@ -162,22 +163,61 @@ def mnist(split, transform=None, limit=None, data_dir=None):
 
 # --- a user's own digit, made to look like an MNIST one ---------------------------------------
 
+MAX_IMAGE_PIXELS = 4096 * 4096     # read_image refuses larger images (16.8 megapixels; a phone photo has 12)
+MAX_IMAGE_SIDE = 16384             # and images longer than this on any side
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used: unreadable, too large, or no decoder (Pillow) installed."""
+
+
+def image_size(path):
+    """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImageError(f"{path}: reading images needs Pillow, which is not installed "
+                         "(pip install pillow; it is one of tinynet's dependencies)") from None
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
+                         "reads; shrink it first") from None
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise ImageError(f"{path} is a folder, not an image file") from None
+    except Exception as e:       # Pillow raises many types for a file it cannot read
+        raise ImageError(f"cannot read {path} as an image ({type(e).__name__}: {e}); use a PNG or JPEG "
+                         "file") from None
+
+
 def read_image(path):
     """An image file as grey levels (H, W) float32 in [0, 1] (0 = black).
 
-    PNG is read by matplotlib itself; other formats (JPEG, …) need Pillow, which matplotlib
-    uses when it is installed. Colour is turned to grey by luminance (0.299 R + 0.587 G +
+    The size is checked from the file's header before any pixel is decoded: at most
+    ``MAX_IMAGE_PIXELS`` pixels and ``MAX_IMAGE_SIDE`` on a side, else ``ImageError`` (so a small
+    PNG that would decode to gigabytes is refused at once). Decoding is matplotlib's (through
+    Pillow: PNG, JPEG, …). Colour is turned to grey by luminance (0.299 R + 0.587 G +
     0.114 B); a transparent background counts as white paper.
     """
+    width, height = image_size(path)
+    if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
+        raise ImageError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
+                         f"at most {MAX_IMAGE_PIXELS:,} pixels and {MAX_IMAGE_SIDE:,} on a side; shrink it first")
     import matplotlib.image
     try:
         a = np.asarray(matplotlib.image.imread(path))
     except FileNotFoundError:
         raise
     except Exception as e:       # matplotlib/Pillow raise many types for a file they cannot read
-        raise ValueError(f"cannot read {path} as an image ({type(e).__name__}: {e}); "
-                         "use a PNG file (other formats need Pillow installed)") from None
-    a = a.astype(np.float32) / (255.0 if a.dtype.kind in "ui" else 1.0)
+        raise ImageError(f"cannot read {path} as an image ({type(e).__name__}: {e}); "
+                         "use a PNG or JPEG file") from None
+    a = a.astype(np.float32, copy=False) / (255.0 if a.dtype.kind in "ui" else 1.0)
     if a.ndim == 3:
         grey = a[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if a.shape[2] >= 3 else a[..., 0]
         if a.shape[2] in (2, 4):                          # alpha: composite onto white
@@ -185,7 +225,7 @@ def read_image(path):
             grey = alpha * grey + (1 - alpha)
         a = grey
     if a.ndim != 2 or min(a.shape) < 1:
-        raise ValueError(f"{path}: expected a 2-D image, got an array of shape {a.shape}")
+        raise ImageError(f"{path}: expected a 2-D image, got an array of shape {a.shape}")
     return a
 
 
@@ -220,7 +260,9 @@ def mnist_style(image, box=20, size=28):
     2. Subtract the background level and scale so the strongest ink is 1.
     3. Crop to the bounding box of the ink (pixels above 20 % of the maximum).
     4. Pad the shorter side to a square and resize to ``box``×``box`` (20×20), keeping the aspect
-       ratio, with area averaging (anti-aliased, as NIST's digits were).
+       ratio, with area averaging (anti-aliased, as NIST's digits were). The square is never
+       built: the padding's columns of the resize matrix meet only zeros, so a 1×16384 stroke
+       costs 20×16384 numbers, not 16384².
     5. Put it in a ``size``×``size`` (28×28) frame and shift it by whole pixels so its centre of
        mass is at pixel (14, 14), where MNIST's digits have theirs on average.
     Returns float32 (28, 28) in [0, 1], 0 = background; feed it through the training Normalize.
@@ -238,10 +280,9 @@ def mnist_style(image, box=20, size=28):
     a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = a.shape
     side = max(h, w)
-    square = np.zeros((side, side), np.float32)
-    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = a
-    m = _resize_matrix(side, box)
-    digit = np.clip(m @ square @ m.T, 0, 1)
+    m = _resize_matrix(side, box)        # the square side x side, resized: only its columns that hold ink
+    top, left = (side - h) // 2, (side - w) // 2
+    digit = np.clip(m[:, top:top + h] @ a @ m[:, left:left + w].T, 0, 1)
     out = np.zeros((size, size), np.float32)
     start = (size - box) // 2
     out[start:start + box, start:start + box] = digit

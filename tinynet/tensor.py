@@ -67,6 +67,11 @@ def _is_float(dtype):
     return dtype.kind == "f"
 
 
+def _preview(data):
+    text = repr(data)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _as_array(data, dtype=None):
     """Backend array from an array, a Tensor, a list or a scalar (Python floats become float32)."""
     if isinstance(data, Tensor):
@@ -74,6 +79,9 @@ def _as_array(data, dtype=None):
     if backend.is_array(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     host = backend.get_module("numpy").asarray(data, dtype=dtype)   # infer the dtype as NumPy does,
+    if host.dtype.kind not in "biufc":
+        raise TypeError(f"a tensor holds numbers or booleans; got {_preview(data)}, which makes an array of "
+                        f"dtype {host.dtype}" + (" (a None, a string or a mix)" if host.dtype.kind == "O" else ""))
     if dtype is None and host.dtype.kind == "f" and not hasattr(data, "dtype"):                      # but floats default to float32
         host = host.astype("float32")
     return backend.to_backend(host, backend.get_backend())

@@ -4,11 +4,13 @@
     result = evaluate(model, test_loader)        # {"loss", "accuracy", "predictions", "labels"}
     save_checkpoint("runs/cnn/checkpoint.npz", model, optimizer, epoch=2, model_name="cnn")
     ckpt = load_checkpoint("runs/cnn/checkpoint.npz"); model.load_state_dict(ckpt["model"])
+    model, ckpt = load_model("runs/cnn/checkpoint.npz")     # built, checked and loaded (tinynet/checkpoints.py)
 
 One step is the five lines every framework shares:
 ``optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step()`` —
-plus a check that the loss is a finite number: a NaN or ∞ stops training at once with
-``NonFiniteLossError`` naming the step (the usual cause is a learning rate that is too high).
+plus a check that the loss has not diverged: a NaN or ∞, or a loss more than 1000 times its first
+value, stops training at once with ``DivergenceError`` naming the step (the usual cause is a
+learning rate that is too high).
 
 ``history`` is a list with one dict per finished epoch (JSON-ready): ``epoch``, ``train_loss``
 (mean over the epoch's batches), ``train_accuracy``, ``test_loss``, ``test_accuracy``,
@@ -22,25 +24,53 @@ import sys
 import time
 
 from . import backend, functional as F, random
-from .serialization import load, save
+from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, load_model
+from .serialization import save
 from .tensor import no_grad
 
-__all__ = ["fit", "train_epoch", "evaluate", "NonFiniteLossError", "save_checkpoint", "load_checkpoint",
-           "Progress", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "tinynet-checkpoint-1"
+__all__ = ["fit", "train_epoch", "evaluate", "DivergenceError", "NonFiniteLossError", "DivergenceCheck", "save_checkpoint", "load_checkpoint",
+           "load_model", "Progress", "CHECKPOINT_FORMAT"]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+DIVERGENCE_FACTOR = 1000     # a loss this many times its first value (at least 1) has diverged
+
+
+class DivergenceError(FloatingPointError):
+    """The training loss became NaN or ∞, or grew beyond ``DIVERGENCE_FACTOR`` × its first value."""
+
+
+NonFiniteLossError = DivergenceError     # the older name
+
+
+class DivergenceCheck:
+    """Watches the loss of every step: stops training when it is NaN or ∞, or when
+    |loss| > DIVERGENCE_FACTOR · max(|first loss|, 1). A run that blows up without overflowing
+    (Adam at lr 10⁶ reaches 10²³) stops too; the floor of 1 keeps a run resumed at a tiny loss
+    from being stopped by an ordinary batch."""
+
+    def __init__(self, factor=DIVERGENCE_FACTOR):
+        self.factor, self.first = factor, None
+
+    def __call__(self, value, epoch, step, steps, lr):
+        if self.first is None and math.isfinite(value):
+            self.first = value
+        limit = self.factor * max(abs(self.first or 0.0), 1.0)
+        if math.isfinite(value) and abs(value) <= limit:
+            return
+        why = "" if not math.isfinite(value) else f", more than {self.factor:g} times its first value {self.first:.4g}"
+        raise DivergenceError(
+            f"the training loss became {value:.4g}{why} at epoch {epoch}, step {step} of {steps}: training "
+            f"has diverged. Try a lower learning rate (this run used lr={lr}; try {lr / 10:g})")
 
 
 def _argmax(logits):
     return backend.to_numpy(logits.data.argmax(axis=1))
 
 
-def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None):
-    """One pass over ``loader``: returns ``{"train_loss", "train_accuracy", "samples", "seconds"}``."""
+def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None, check=None):
+    """One pass over ``loader``: returns ``{"train_loss", "train_accuracy", "samples", "seconds"}``.
+    ``check``: a ``DivergenceCheck`` shared by the epochs of a run (default: a new one)."""
+    check = DivergenceCheck() if check is None else check
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     for step, (x, y) in enumerate(loader, start=1):
@@ -48,11 +78,7 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
         logits = model(x)
         loss = loss_fn(logits, y)
         value = loss.item()
-        if not math.isfinite(value):
-            lr = optimizer.param_groups[0].get("lr")
-            raise NonFiniteLossError(
-                f"the training loss became {value} at epoch {epoch}, step {step} of {len(loader)}: training "
-                f"has diverged. Try a lower learning rate (this run used lr={lr}; try {lr / 10:g})")
+        check(value, epoch, step, len(loader), optimizer.param_groups[0].get("lr"))
         loss.backward()
         optimizer.step()
         n = len(y)
@@ -103,12 +129,13 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cr
     """
     history = [] if history is None else history
     make_bar = Progress if progress is True else (progress or None)
+    check = DivergenceCheck()
     for epoch in range(start_epoch + 1, epochs + 1):
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch - 1)
         bar = make_bar(len(train_loader.dataset), f"epoch {epoch}/{epochs}") if make_bar else None
         lr = optimizer.param_groups[0]["lr"]
-        record = {"epoch": epoch, "lr": lr, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar)}
+        record = {"epoch": epoch, "lr": lr, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar, check)}
         if scheduler is not None:
             scheduler.step()
         record["samples_per_second"] = record["samples"] / max(record["seconds"], 1e-9)
@@ -144,19 +171,6 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, model_name="", history
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
     save(ckpt, path)
-
-
-def load_checkpoint(path):
-    """Read a checkpoint written by ``save_checkpoint``: a dict with ``model`` (a state dict),
-    ``optimizer`` (or None), ``epoch``, ``model_name``, ``history``, ``args``, ``rng``, ``extra``.
-    Raises ValueError naming the file if it is not one."""
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a tinynet training checkpoint (no {CHECKPOINT_FORMAT!r} marker)")
-    for key in ("history", "args", "rng", "extra"):
-        ckpt[key] = json.loads(ckpt[key])
-    ckpt.setdefault("optimizer", None)
-    return ckpt
 
 
 def restore_rng(ckpt):

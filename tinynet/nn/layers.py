@@ -10,13 +10,25 @@ __all__ = ["Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Sigmoid", "Tan
 
 
 def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+    return (v, v) if hasattr(v, "__index__") else tuple(v)
+
+
+def _check_sizes(layer, minimum=1, **sizes):
+    """Each size a whole number (or pair of them) at least ``minimum``, else TypeError/ValueError
+    naming the layer and the argument: ``Linear(-1, 3)`` fails here, not in some later product."""
+    for name, value in sizes.items():
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        if not values or not all(hasattr(v, "__index__") and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{layer}: {name} must be a whole number, got {value!r}")
+        if min(values) < minimum:
+            raise ValueError(f"{layer}: {name} must be at least {minimum}, got {value!r}")
 
 
 class Linear(Module):
     """y = x Wᵀ + b,  W (out_features, in_features), b (out_features,); x (…, in) → (…, out)."""
 
     def __init__(self, in_features, out_features, bias=True):
+        _check_sizes("Linear", in_features=in_features, out_features=out_features)
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features)
@@ -28,6 +40,12 @@ class Linear(Module):
             got = x.shape[-1] if x.ndim else 0
             hint = (f"The layer before gives {got} features per sample; make this layer "
                     f"Linear({got}, {self.out_features}) or fix the layers before it")
+            if x.ndim >= 3:                   # images, or feature maps, fed to a Linear: flatten them
+                flat = math.prod(x.shape[1:])
+                hint = (f"It looks like images or feature maps: put nn.Flatten() before this layer, which makes "
+                        f"{tuple(x.shape)} into ({x.shape[0]}, {flat})"
+                        + ("" if flat == self.in_features else f", and make this layer Linear({flat}, "
+                                                                 f"{self.out_features})"))
             raise self._shape_error(f"with {self.in_features} features in its last dimension", x, hint)
         return F.linear(x, self.weight, self.bias)
 
@@ -42,6 +60,9 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        _check_sizes("Conv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                     stride=stride)
+        _check_sizes("Conv2d", minimum=0, padding=padding)
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)

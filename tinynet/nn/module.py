@@ -270,11 +270,9 @@ class Module:
         (default) a missing or unexpected key is an error that names it; with ``strict=False``
         they are skipped and returned as ``(missing_keys, unexpected_keys)``.
 
-        Values are moved to the model's backend. Loading never rounds: a floating-point value more
-        precise than its parameter (a float64 checkpoint, e.g. PyTorch weights from a ``.double()``
-        model, into a float32 model) replaces the parameter's data with a float64 copy, so the
-        model then computes in float64 — call ``model.float()`` to go back to float32. Any other
-        value is cast to the parameter's dtype (PyTorch always casts).
+        Values are moved to the model's backend and cast to each parameter's dtype, as PyTorch
+        does: a float32 model stays float32 when given float64 arrays (call ``model.double()``
+        first to load them at full precision).
         """
         targets = self._state_entries()
         missing = [k for k in targets if k not in state_dict]
@@ -303,11 +301,7 @@ class Module:
             values[key] = value
         for key, value in values.items():
             t = targets[key]
-            a = backend.to_backend(value, t.backend)
-            if t.dtype.kind == a.dtype.kind == "f" and a.dtype.itemsize > t.dtype.itemsize:
-                t.data = a.copy()                       # keep the checkpoint's precision
-            else:
-                t.data[...] = a.astype(t.dtype, copy=False)
+            t.data[...] = backend.to_backend(value, t.backend).astype(t.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ----------------------------------------------------------------------------
