@@ -415,10 +415,8 @@ def predict_arguments(p):
     p.add_argument("--save-input", metavar="PNG", help="also save the 28×28 image the model sees (one IMAGE only)")
 
 
-def check_save_input(path, images):
-    """``--save-input``: one image only, into a folder that exists, as a format matplotlib writes."""
-    if len(images) > 1:
-        raise CLIError(f"--save-input saves the input of one IMAGE, but {len(images)} were given")
+def check_save_input(path):
+    """``--save-input`` goes into a folder that exists (checked before any work)."""
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise CLIError(f"--save-input {path}: the folder {folder} does not exist")
@@ -428,13 +426,13 @@ def save_input(path, digit):
     import matplotlib.image
     try:
         matplotlib.image.imsave(path, digit, cmap="gray", vmin=0, vmax=1)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, KeyError) as e:      # KeyError: Pillow knows no such format
         raise CLIError(f"--save-input {path}: cannot write it ({getattr(e, 'strerror', None) or e})") from None
 
 
 def run_predict(args):
     if args.save_input:
-        check_save_input(args.save_input, args.images)
+        check_save_input(args.save_input)
     ckpt = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, args.checkpoint)
     names = checkpoint_classes(ckpt, args.checkpoint)
