@@ -121,3 +121,17 @@ def test_resize_matrix_rows_sum_to_one_and_preserve_constants():
         assert m.shape == (dst, src)
         np.testing.assert_allclose(m.sum(axis=1), 1, rtol=1e-6)
     assert backend.get_module("numpy") is np
+
+
+def test_dataloader_can_start_an_epoch_at_a_batch_without_reading_the_ones_before():
+    read = []
+    ds = data.TensorDataset(np.arange(10, dtype=np.float32)[:, None], np.arange(10),
+                            transform=lambda x: read.append(len(x)) or x)
+    loader = data.DataLoader(ds, 3, shuffle=True, seed=4)
+    loader.set_epoch(2)
+    whole = [y.numpy().tolist() for _, y in loader]
+    loader.set_epoch(2, start_batch=2)
+    read.clear()
+    rest = [y.numpy().tolist() for _, y in loader]
+    assert rest == whole[2:] and read == [3, 1]                 # only the served batches were transformed
+    assert [y.numpy().tolist() for _, y in loader] != [] and loader.start_batch == 0   # the next epoch is whole

@@ -384,7 +384,9 @@ def run_eval(args):
         try:
             dataset = task_split(task, args.split, normalize, args.data_dir or saved_data_dir(ckpt), args.limit)
         except (FileNotFoundError, ValueError, KeyError) as e:
-            raise CLIError(f"{args.checkpoint} was fine-tuned for {task!r}: {e}") from None
+            first = str(e).strip().splitlines()[0].rstrip(":")
+            raise CLIError(f"{args.checkpoint} was fine-tuned for {task!r}: {first} (give --data-dir; see the "
+                           f"README's Data section)") from None
     else:
         dataset = data.mnist(args.split, normalize, limit=args.limit)
     evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size))
