@@ -314,3 +314,22 @@ def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
     assert code == 2 and one_error_line(err, "predict") and "cannot write it" in err
     code, stdout, _ = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "seen.png")
     assert code == 0 and (tmp_path / "seen.png").stat().st_size > 0 and stdout.startswith(str(image))
+
+
+def test_a_mid_epoch_checkpoint_needs_its_own_data_order_and_a_sound_position(capsys, tmp_path, monkeypatch):
+    out, real, steps = tmp_path / "run", optim.Adam.step, []
+    monkeypatch.setattr(optim.Adam, "step", lambda self: (steps.append(1), len(steps) == 2 and ctrl_c(),
+                                                          real(self))[2])
+    assert run(capsys, "train", *TINY, "--epochs", "2", "--out", out)[0] == 130
+    monkeypatch.undo()
+    code, _, err = run(capsys, "train", "--resume", out / "checkpoint.npz", "--epochs", "2", "--batch-size", "30")
+    assert code == 2 and one_error_line(err) and "stopped in the middle of epoch 1" in err and "--batch-size" in err
+    ckpt = train.load_checkpoint(out / "checkpoint.npz")
+    from tinynet import models
+    model = models.mlp()
+    model.load_state_dict(ckpt["model"])
+    for bad in ({**ckpt["extra"]["position"], "step": 99}, {**ckpt["extra"]["position"], "epoch": "1"}, [1, 2]):
+        path = tmp_path / "bad" / "checkpoint.npz"
+        train.save_checkpoint(path, model, None, 0, "mlp", [], ckpt["args"], interrupted=True, position=bad)
+        code, _, err = run(capsys, "train", "--resume", path, "--epochs", "2", "--no-plots")
+        assert code == 2 and one_error_line(err) and "position within epoch 1 is damaged" in err

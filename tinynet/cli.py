@@ -257,6 +257,8 @@ def run_train(args):
     test_set = data.mnist("test", normalize, limit=config["limit"])
     train_loader = data.DataLoader(train_set, config["batch_size"], shuffle=True, seed=config["seed"])
     test_loader = data.DataLoader(test_set, 500)
+    if position is not None:
+        check_position(position, ckpt, config, done, len(train_loader), args.resume)
     checkpoint = os.path.join(out, "checkpoint.npz")
     at = f" (continuing epoch {position['epoch']} after step {position['step']})" if position else ""
     print(f"training {config['model']} ({model.num_parameters():,} parameters) on {len(train_set):,} images "
@@ -321,6 +323,23 @@ def run_train(args):
     print(f"test accuracy {report['accuracy']:.2%} (macro F1 {report['macro']['f1']:.4f}) after "
           f"{history[-1]['epoch']} epochs; {wall:.1f} s in all. Wrote: {', '.join(files.values())}")
     return 0
+
+
+POSITION_KEYS = {"epoch": int, "step": int, "loss_sum": float, "correct": int, "seen": int, "seconds": float}
+
+
+def check_position(position, ckpt, config, done, steps, path):
+    """An interrupted checkpoint's position fits this run: same data order, a step within the epoch."""
+    changed = [k for k in ("batch_size", "limit", "seed", "augment") if config[k] != ckpt["args"].get(k)]
+    if changed:
+        raise CLIError(f"{path} stopped in the middle of epoch {done + 1}; continue it with its own "
+                       f"{', '.join('--' + k.replace('_', '-') for k in changed)} (the step it stopped at "
+                       f"counts batches of its data)")
+    ok = isinstance(position, dict) and set(position) == set(POSITION_KEYS) and all(
+        isinstance(position[k], t) and not isinstance(position[k], bool) and (t is float or position[k] >= 0)
+        for k, t in POSITION_KEYS.items())
+    if not ok or position["epoch"] != done + 1 or position["step"] > steps:
+        raise CLIError(f"{path}: its position within epoch {done + 1} is damaged ({position!r})")
 
 
 def write_json(path, obj):
