@@ -540,7 +540,11 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command][2](args)
+        code = COMMANDS[args.command][2](args)
+        if code == 130 and argv is None:   # the program ends after Ctrl-C: another one must not kill it on the way out
+            import signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except CLIError as e:
         print(f"tinynet {args.command}: error: {e}", file=sys.stderr)
         return 2
