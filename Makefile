@@ -6,8 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# The main job.  One line, so it is easy to change.
-TRAIN_CMD = $(VENV)/bin/tinynet train --model cnn --epochs 2 --optimizer adam --lr 1e-3 --batch-size 64 --normalize mnist --seed 0 --out runs/cnn
+# The main job.  One line, so it is easy to change.  --force: `make train` again replaces runs/cnn
+# (tinynet train refuses to write over a finished run without it).
+TRAIN_CMD = $(VENV)/bin/tinynet train --model cnn --epochs 2 --optimizer adam --lr 1e-3 --batch-size 64 --normalize mnist --seed 0 --out runs/cnn --force
 
 .PHONY: train test venv clean
 

@@ -123,21 +123,6 @@ def test_resume_continues_and_refuses_to_go_backwards(capsys, trained, tmp_path)
     assert code == 2 and "does not match the checkpoint's model lenet" in err
 
 
-def test_ctrl_c_saves_a_checkpoint(capsys, tmp_path, monkeypatch):
-    real = train.train_epoch
-
-    def interrupted_in_epoch_2(model, optimizer, loader, loss_fn, epoch, progress, *rest):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real(model, optimizer, loader, loss_fn, epoch, progress, *rest)
-
-    monkeypatch.setattr(train, "train_epoch", interrupted_in_epoch_2)
-    code, _, err = run(capsys, "train", "--model", "mlp", "--epochs", "3", "--limit", "300", "--out", tmp_path)
-    assert code == 130 and "interrupted: saved" in err and "--resume" in err
-    ckpt = train.load_checkpoint(tmp_path / "checkpoint.npz")
-    assert ckpt["epoch"] == 1 and ckpt["extra"] == {"interrupted": True}
-
-
 def make_page(digit, invert, rgb=False):
     """A 28×28 test digit enlarged 4× (bilinear-ish), off-centre on a 150×130 page."""
     big = np.kron(digit, np.ones((4, 4), np.float32))

@@ -200,3 +200,17 @@ def test_the_square_free_resize_equals_the_padded_square():
     expected = np.clip(m @ square @ m.T, 0, 1)
     got = data.mnist_style(a)
     assert np.isclose(got.sum(), expected.sum(), rtol=1e-5)
+
+
+def test_dataloader_can_start_an_epoch_at_a_batch_without_reading_the_ones_before():
+    read = []
+    ds = data.TensorDataset(np.arange(10, dtype=np.float32)[:, None], np.arange(10),
+                            transform=lambda x: read.append(len(x)) or x)
+    loader = data.DataLoader(ds, 3, shuffle=True, seed=4)
+    loader.set_epoch(2)
+    whole = [y.numpy().tolist() for _, y in loader]
+    loader.set_epoch(2, start_batch=2)
+    read.clear()
+    rest = [y.numpy().tolist() for _, y in loader]
+    assert rest == whole[2:] and read == [3, 1]                 # only the served batches were transformed
+    assert [y.numpy().tolist() for _, y in loader] != [] and loader.start_batch == 0   # the next epoch is whole

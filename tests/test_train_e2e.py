@@ -162,3 +162,50 @@ def test_epoch_record_fields():
     assert set(record) == {"epoch", "lr", "train_loss", "train_accuracy", "samples", "seconds", "samples_per_second",
                            "test_loss", "test_accuracy"}
     assert record["samples"] == 96 and 0 <= record["train_accuracy"] <= 1
+
+
+def _stop_after(n):
+    """A ``should_stop`` that says True from its n-th question on."""
+    asked = []
+    return lambda: asked.append(1) or len(asked) >= n
+
+
+@pytest.mark.parametrize("stop_at", [2, 3 + 1, 3 + 3 + 1], ids=["in a step", "in the 1st epoch's evaluation",
+                                                                "in a step after that evaluation"])
+def test_fit_stopped_between_steps_resumes_bit_for_bit(tmp_path, stop_at):
+    """Stopped anywhere (3 steps an epoch, one evaluation batch), saved, loaded into a fresh
+    model, continued: the same weights and the same history as the run that never stopped."""
+    model, opt, loader = small_setup()
+    test_loader = data.DataLoader(data.TensorDataset(*loader.dataset.arrays), 96)
+    full = train.fit(model, opt, loader, test_loader, epochs=3, progress=False, log=None)
+
+    model2, opt2, loader2 = small_setup()
+    history = []
+    with pytest.raises(train.TrainingInterrupted) as stopped:
+        train.fit(model2, opt2, loader2, test_loader, epochs=3, history=history, progress=False, log=None,
+                  should_stop=_stop_after(stop_at))
+    position = stopped.value.position
+    path = tmp_path / "ck.npz"
+    train.save_checkpoint(path, model2, opt2, len(history), "tiny", history, position=position)
+    tn.manual_seed(123)
+
+    model3, opt3, loader3 = small_setup(seed=99)
+    ckpt = train.load_checkpoint(path)
+    model3.load_state_dict(ckpt["model"])
+    opt3.load_state_dict(ckpt["optimizer"])
+    train.restore_rng(ckpt)
+    resumed = train.fit(model3, opt3, loader3, test_loader, epochs=3, start_epoch=ckpt["epoch"],
+                        history=ckpt["history"], position=ckpt["extra"]["position"], progress=False, log=None)
+    for (k, a), (_, b) in zip(model.state_dict().items(), model3.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
+    keys = ("epoch", "train_loss", "train_accuracy", "samples", "test_loss", "test_accuracy")
+    assert [[r[k] for k in keys] for r in resumed] == [[r[k] for k in keys] for r in full]
+
+
+def test_a_stop_in_evaluation_gives_the_position_after_the_last_step():
+    model, opt, loader = small_setup()
+    test_loader = data.DataLoader(data.TensorDataset(*loader.dataset.arrays), 32)
+    with pytest.raises(train.TrainingInterrupted) as stopped:
+        train.fit(model, opt, loader, test_loader, epochs=2, progress=False, log=None, should_stop=_stop_after(4))
+    assert stopped.value.position["epoch"] == 1 and stopped.value.position["step"] == 3
+    assert stopped.value.position["seen"] == 96 and model.training      # the model is put back in training mode

@@ -256,11 +256,22 @@ def _named_tensors(tree, prefix=""):
 # --- the two entry points ----------------------------------------------------------------------
 
 def build_model(ckpt):
-    """A fresh ``models.build(ckpt["model_name"])``; CheckpointError for a name tinynet does not know."""
+    """A fresh ``models.build(ckpt["model_name"])`` with the checkpoint's number of classes (a model
+    fine-tuned by ``tinynet finetune`` stores ``extra["num_classes"]``); CheckpointError for a name
+    tinynet does not know or a damaged class count."""
     if ckpt["model_name"] not in models.MODELS:
         raise CheckpointError(f"holds a model called {ckpt['model_name']!r}, which tinynet does not know "
                               f"(known: {', '.join(models.MODELS)})")
-    return models.build(ckpt["model_name"])
+    model = models.build(ckpt["model_name"])
+    extra = ckpt.get("extra")
+    classes = extra.get("num_classes") if isinstance(extra, dict) else None
+    if classes is not None:
+        if not (type(classes) is int and 1 <= classes <= 100_000):
+            raise CheckpointError(f"its number of classes is damaged (extra['num_classes'] = {classes!r})")
+        if getattr(model[-1], "out_features", classes) != classes:
+            from .finetune import replace_head
+            replace_head(model, classes)
+    return model
 
 
 def load_checkpoint(path, model=None):

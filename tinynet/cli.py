@@ -14,7 +14,8 @@ import os
 import sys
 import time
 
-from . import backend, data, metrics, models, nn, optim, train as training
+from . import backend, data, metrics, models, nn, optim, run_folder, train as training
+from .interrupt import StopRequest
 from .tensor import Tensor, no_grad
 
 COMMANDS = {}      # name -> (help, add_arguments, run)
@@ -35,6 +36,10 @@ def _file_errors():
 
 
 FILE_ERRORS = _file_errors()    # printed like a CLIError, exit code 2
+
+
+class SaveError(Exception):
+    """A checkpoint could not be written (disk full, permission); printed as one line, exit code 1."""
 
 
 def register(name, help, add_arguments, run):
@@ -118,11 +123,49 @@ def read_checkpoint(path):
     return ckpt
 
 
-def model_from_checkpoint(ckpt):
-    model = models.build(ckpt["model_name"])
-    model.load_state_dict(ckpt["model"])
+def checkpoint_classes(ckpt, path):
+    """The class names of a checkpoint's model: a fine-tuned one stores them (``Sneaker``, …, or
+    ``5``…``9``); a model trained by ``tinynet train`` tells MNIST's ten digits apart."""
+    names = ckpt["extra"].get("class_names")
+    if names is None:
+        return [str(d) for d in range(10)]
+    count = ckpt["extra"].get("num_classes", len(names) if isinstance(names, list) else None)
+    if (not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names)
+            or count != len(names)):
+        raise CLIError(f"{path}: its class names are damaged (expected {count} names as text, got {names!r})")
+    return names
+
+
+def load_weights(model, ckpt, path):
+    """Load the checkpoint's weights into ``model`` (from ``models.build``), after giving it the
+    checkpoint's number of classes (a fine-tuned head); a checkpoint that does not fit is a CLIError."""
+    from .finetune import replace_head
+    classes = len(checkpoint_classes(ckpt, path))
+    if getattr(model[-1], "out_features", classes) != classes:
+        replace_head(model, classes)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except ValueError as e:
+        raise CLIError(f"{path} says it holds a {ckpt['model_name']!r} model, but its weights do not fit "
+                       f"models.{ckpt['model_name']}(): {e}") from None
+    return model
+
+
+def model_from_checkpoint(ckpt, path):
+    model = load_weights(models.build(ckpt["model_name"]), ckpt, path)
     model.eval()
     return model
+
+
+def seed(text):
+    """A seed: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 # --- tinynet train -------------------------------------------------------------------------
@@ -153,9 +196,13 @@ def train_arguments(p):
                         "over --epochs")
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default numpy")
     p.add_argument("--limit", type=positive_int, help="use only the first N training and test images")
-    p.add_argument("--seed", type=int, help="seed for weights, shuffling, dropout, augmentation (default 0)")
-    p.add_argument("--out", help="output folder (default runs/MODEL, or the checkpoint's folder with --resume)")
-    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint up to --epochs")
+    p.add_argument("--seed", type=seed, help="seed for weights, shuffling, dropout, augmentation (default 0)")
+    p.add_argument("--out", help="output folder (default runs/MODEL, or the checkpoint's folder with --resume); "
+                                 "a folder holding another run is refused unless --force")
+    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint up to --epochs (a checkpoint of "
+                                                    "tinynet finetune continues its fine-tuning)")
+    p.add_argument("--force", action="store_true", help="replace the run found in --out (its checkpoint, "
+                                                        "metrics and plots are deleted first)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -185,21 +232,31 @@ def make_optimizer(config, params):
 def run_train(args):
     start = time.perf_counter()
     ckpt = read_checkpoint(args.resume) if args.resume else None
+    if ckpt and ckpt["extra"].get("task"):       # written by tinynet finetune: continue the fine-tuning
+        from .cli_finetune import resume_finetune
+        return resume_finetune(args, ckpt)
     config = train_config(args, ckpt)
-    out = args.out or (os.path.dirname(args.resume) if ckpt else os.path.join("runs", config["model"]))
+    out = args.out or (os.path.dirname(args.resume) or "." if ckpt else os.path.join("runs", config["model"]))
     done = ckpt["epoch"] if ckpt else 0
+    position = ckpt["extra"].get("position") if ckpt else None
     if done >= config["epochs"]:
         raise CLIError(f"the checkpoint has already trained {done} epochs; ask for more with --epochs {done + 1} or higher")
+    claim_out(out, args.resume, args.force)
     set_backend(config["backend"])
     from . import random
     random.manual_seed(config["seed"])
     model = models.build(config["model"])
+    if ckpt:
+        load_weights(model, ckpt, args.resume)
     optimizer = make_optimizer(config, model.parameters())
     history = []
     if ckpt:
-        model.load_state_dict(ckpt["model"])
         if ckpt["optimizer"] is not None:
-            optimizer.load_state_dict(ckpt["optimizer"])
+            try:
+                optimizer.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise CLIError(f"{args.resume}: its optimizer state does not fit --optimizer "
+                               f"{config['optimizer']}: {e}") from None
         history = ckpt["history"]
         training.restore_rng(ckpt)
     scheduler = None
@@ -211,49 +268,113 @@ def run_train(args):
     test_set = data.mnist("test", normalize, limit=config["limit"])
     train_loader = data.DataLoader(train_set, config["batch_size"], shuffle=True, seed=config["seed"])
     test_loader = data.DataLoader(test_set, 500)
-    os.makedirs(out, exist_ok=True)
+    if position is not None:
+        check_position(position, ckpt, config, done, len(train_loader), args.resume)
     checkpoint = os.path.join(out, "checkpoint.npz")
+    at = f" (continuing epoch {position['epoch']} after step {position['step']})" if position else ""
     print(f"training {config['model']} ({model.num_parameters():,} parameters) on {len(train_set):,} images "
-          f"for epochs {done + 1}..{config['epochs']}: {config['optimizer']} lr {config['lr']:g}, batch "
+          f"for epochs {done + 1}..{config['epochs']}{at}: {config['optimizer']} lr {config['lr']:g}, batch "
           f"{config['batch_size']}, normalize {config['normalize']}{', augmented' if config['augment'] else ''}"
           f"{', cosine schedule' if scheduler else ''}, "
           f"backend {config['backend']}; output in {out}/", flush=True)
     last = {}
 
+    def save(epoch, **extra):
+        try:
+            training.save_checkpoint(checkpoint, model, optimizer, epoch, config["model"], history, config, **extra)
+        except OSError as e:
+            kept = "the previous checkpoint is kept" if os.path.isfile(checkpoint) else "nothing was saved"
+            raise SaveError(f"could not save {checkpoint}: {e.strerror or e}; {kept}") from None
+
     def on_epoch_end(record, evaluation):
         last["evaluation"] = evaluation
-        training.save_checkpoint(checkpoint, model, optimizer, record["epoch"], config["model"], history, config)
+        save(record["epoch"])
 
     try:
-        training.fit(model, optimizer, train_loader, test_loader, config["epochs"], start_epoch=done,
-                     history=history, on_epoch_end=on_epoch_end, log=lambda s: print(s, flush=True),
-                     scheduler=scheduler)
-    except KeyboardInterrupt:
-        epochs_done = history[-1]["epoch"] if history else done
-        training.save_checkpoint(checkpoint, model, optimizer, epochs_done, config["model"], history, config,
-                                 interrupted=True)
-        print(f"\ninterrupted: saved {checkpoint} ({epochs_done} full epochs; the weights include the "
-              f"unfinished epoch's steps).\ncontinue with: tinynet train --resume {checkpoint} "
-              f"--epochs {config['epochs']}", file=sys.stderr)
-        return 130
+        with StopRequest() as stop:
+            try:
+                training.fit(model, optimizer, train_loader, test_loader, config["epochs"], start_epoch=done,
+                             history=history, on_epoch_end=on_epoch_end, log=lambda s: print(s, flush=True),
+                             scheduler=scheduler, position=position, should_stop=stop)
+            except training.TrainingInterrupted as e:
+                epochs_done = history[-1]["epoch"] if history else done
+                save(epochs_done, interrupted=True, position=e.position)
+                print(f"\ninterrupted: saved {checkpoint} ({epochs_done} full epochs and {e.position['step']} of "
+                      f"{len(train_loader)} steps of epoch {e.position['epoch']}; resuming continues exactly there)."
+                      f"\ncontinue with: tinynet train --resume {checkpoint} --epochs {config['epochs']}",
+                      file=sys.stderr)
+                return 130
+    except SaveError as e:
+        print(f"tinynet train: error: {e}", file=sys.stderr)
+        return 1
     except training.NonFiniteLossError as e:
         print(f"tinynet train: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:           # raised by other code than the Ctrl-C handler: keep the epoch's checkpoint
+        kept = (f"{checkpoint} keeps epoch {history[-1]['epoch'] if history else done}"
+                if os.path.isfile(checkpoint) else "no epoch finished, nothing saved")
+        print(f"\ninterrupted: {kept}.", file=sys.stderr)
+        return 130
     evaluation = last["evaluation"]
     report = metrics.classification_report(evaluation["labels"], evaluation["predictions"])
     files = {"checkpoint": checkpoint, "metrics": os.path.join(out, "metrics.json")}
-    if not args.no_plots:
-        files.update(write_plots(out, history, report, test_set, evaluation, model, config["model"]))
-    wall = time.perf_counter() - start
-    summary = {"model": config["model"], "parameters": model.num_parameters(), "config": config,
-               "recipe_source": models.RECIPES[config["recipe"]]["source"] if config["recipe"] else None,
-               "test_accuracy": report["accuracy"], "test_loss": evaluation["loss"], "wall_seconds": wall,
-               "epochs": history, "report": report, "files": files}
-    with open(files["metrics"], "w") as f:
-        json.dump(summary, f, indent=1)
+    try:
+        if not args.no_plots:
+            files.update(write_plots(out, history, report, test_set, evaluation, model, config["model"]))
+        wall = time.perf_counter() - start
+        summary = {"model": config["model"], "parameters": model.num_parameters(), "config": config,
+                   "recipe_source": models.RECIPES[config["recipe"]]["source"] if config["recipe"] else None,
+                   "test_accuracy": report["accuracy"], "test_loss": evaluation["loss"], "wall_seconds": wall,
+                   "epochs": history, "report": report, "files": files}
+        write_json(files["metrics"], summary)
+    except OSError as e:
+        print(f"tinynet train: error: could not write {e.filename or out}: {e.strerror or e} (the checkpoint "
+              f"{checkpoint} is saved)", file=sys.stderr)
+        return 1
     print(f"test accuracy {report['accuracy']:.2%} (macro F1 {report['macro']['f1']:.4f}) after "
           f"{history[-1]['epoch']} epochs; {wall:.1f} s in all. Wrote: {', '.join(files.values())}")
     return 0
+
+
+POSITION_KEYS = {"epoch": int, "step": int, "loss_sum": float, "correct": int, "seen": int, "seconds": float}
+
+
+def check_position(position, ckpt, config, done, steps, path):
+    """An interrupted checkpoint's position fits this run: same data order, a step within the epoch."""
+    changed = [k for k in ("batch_size", "limit", "seed", "augment") if config[k] != ckpt["args"].get(k)]
+    if changed:
+        raise CLIError(f"{path} stopped in the middle of epoch {done + 1}; continue it with its own "
+                       f"{', '.join('--' + k.replace('_', '-') for k in changed)} (the step it stopped at "
+                       f"counts batches of its data)")
+    ok = isinstance(position, dict) and set(position) == set(POSITION_KEYS) and all(
+        isinstance(position[k], t) and not isinstance(position[k], bool) and (t is float or position[k] >= 0)
+        for k, t in POSITION_KEYS.items())
+    if not ok or position["epoch"] != done + 1 or position["step"] > steps:
+        raise CLIError(f"{path}: its position within epoch {done + 1} is damaged ({position!r})")
+
+
+def write_json(path, obj):
+    """Write ``obj`` as JSON to ``path`` through a temporary file, so a failure leaves the old file."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def claim_out(out, resuming=None, force=False, command="tinynet train"):
+    """Check ``--out`` before any work: writable, and not holding another run (see ``tinynet.run_folder``)."""
+    try:
+        removed = run_folder.claim(out, resuming, force, command)
+    except run_folder.RunFolderError as e:
+        raise CLIError(f"--out {e}") from None
+    except OSError as e:
+        raise CLIError(f"--out {out}: {e.strerror or e}") from None
+    if removed:
+        print(f"removed {len(removed)} leftover file(s) of an interrupted save from {out}/", file=sys.stderr)
 
 
 def write_plots(out, history, report, test_set, evaluation, model, name):
@@ -271,42 +392,82 @@ def write_plots(out, history, report, test_set, evaluation, model, name):
 # --- tinynet eval --------------------------------------------------------------------------
 
 def eval_arguments(p):
-    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train or tinynet finetune")
     p.add_argument("--split", choices=["test", "train"], default="test", help="default test")
     p.add_argument("--limit", type=positive_int, help="only the first N images")
     p.add_argument("--batch-size", type=positive_int, default=500)
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--data-dir", help="where Fashion-MNIST is, for a model fine-tuned on it (default: "
+                                      "$TINYNET_DATA, then the search path)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run_eval(args):
     set_backend(args.backend)
     ckpt = read_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt)
-    dataset = data.mnist(args.split, make_normalize(ckpt["args"].get("normalize", "mnist")), limit=args.limit)
+    model = model_from_checkpoint(ckpt, args.checkpoint)
+    names = checkpoint_classes(ckpt, args.checkpoint)
+    normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
+    task = ckpt["extra"].get("task")
+    if task:                              # fine-tuned: its own task's images and labels
+        from .cli_finetune import task_split
+        try:
+            dataset = task_split(task, args.split, normalize, args.data_dir or saved_data_dir(ckpt), args.limit)
+        except (FileNotFoundError, ValueError, KeyError) as e:
+            first = str(e).strip().splitlines()[0].rstrip(":")
+            raise CLIError(f"{args.checkpoint} was fine-tuned for {task!r}: {first} (give --data-dir; see the "
+                           f"README's Data section)") from None
+    else:
+        dataset = data.mnist(args.split, normalize, limit=args.limit)
     evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size))
-    report = metrics.classification_report(evaluation["labels"], evaluation["predictions"])
+    report = metrics.classification_report(evaluation["labels"], evaluation["predictions"], num_classes=len(names))
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print(f"{ckpt['model_name']} after {ckpt['epoch']} epochs, MNIST {args.split} ({len(dataset):,} images), "
+        what = f"{ckpt['model_name']} fine-tuned for {task} ({ckpt['extra'].get('method')})" if task \
+            else ckpt["model_name"]
+        print(f"{what} after {ckpt['epoch']} epochs, {task or 'MNIST'} {args.split} ({len(dataset):,} images), "
               f"mean loss {evaluation['loss']:.4f}")
-        print(metrics.format_report(report))
+        print(metrics.format_report(report, class_names=names if task else None))
     return 0
+
+
+def saved_data_dir(ckpt):
+    """The --data-dir a fine-tuning run used (None when it used the search path)."""
+    folder = ckpt["args"].get("data_dir")
+    return folder if isinstance(folder, str) else None
 
 
 # --- tinynet predict -----------------------------------------------------------------------
 
 def predict_arguments(p):
-    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train or tinynet finetune")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit each (PNG; any size, "
                    "dark on light or light on dark)")
     p.add_argument("--save-input", metavar="PNG", help="also save the 28×28 image the model sees (one IMAGE only)")
 
 
+def check_save_input(path):
+    """``--save-input`` goes into a folder that exists (checked before any work)."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise CLIError(f"--save-input {path}: the folder {folder} does not exist")
+
+
+def save_input(path, digit):
+    import matplotlib.image
+    try:
+        matplotlib.image.imsave(path, digit, cmap="gray", vmin=0, vmax=1)
+    except (OSError, ValueError, KeyError) as e:      # KeyError: Pillow knows no such format
+        raise CLIError(f"--save-input {path}: cannot write it ({getattr(e, 'strerror', None) or e})") from None
+
+
 def run_predict(args):
+    if args.save_input:
+        check_save_input(args.save_input)
     ckpt = read_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(ckpt, args.checkpoint)
+    names = checkpoint_classes(ckpt, args.checkpoint)
     normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
     np = backend.get_module("numpy")
     for path in args.images:
@@ -319,16 +480,15 @@ def run_predict(args):
         except ValueError as e:
             raise CLIError(f"{path}: {e}") from None
         if args.save_input:
-            import matplotlib.image
-            matplotlib.image.imsave(args.save_input, digit, cmap="gray", vmin=0, vmax=1)
+            save_input(args.save_input, digit)
         x = digit[None, None]
         x = normalize(x) if normalize else x
         with no_grad():
             logits = model(Tensor(backend.to_backend(x.astype(np.float32), backend.get_backend())))
         p = backend.to_numpy(logits.softmax(axis=1).data)[0]
         order = np.argsort(p)[::-1]
-        others = ", ".join(f"{k} {p[k]:.3f}" for k in order[1:3])
-        print(f"{path}: {order[0]}  (probability {p[order[0]]:.3f}; next: {others})")
+        others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
+        print(f"{path}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
     return 0
 
 
@@ -394,10 +554,17 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command][2](args)
+        code = COMMANDS[args.command][2](args)
+        if code == 130 and argv is None:   # the program ends after Ctrl-C: another one must not kill it on the way out
+            import signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except (CLIError,) + FILE_ERRORS as e:
         print(f"tinynet {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ntinynet {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

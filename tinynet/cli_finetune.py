@@ -18,12 +18,11 @@ Writes to ``--out`` what ``tinynet train`` writes: ``checkpoint.npz`` (the model
 LoRA updates are merged; ``extra`` holds the task, method and class names), ``metrics.json``
 (accuracy, trainable parameters, seconds, per-epoch history, report) and the PNG plots.
 """
-import json
 import os
 import sys
 import time
 
-from . import backend, data, finetune, metrics, models, optim, random, train as training
+from . import backend, data, finetune, metrics, models, nn, optim, random, train as training
 
 TASKS = {   # name -> (data set, the original labels used, class names)
     "digits0-4": ("mnist", range(0, 5), [str(d) for d in range(0, 5)]),
@@ -71,24 +70,25 @@ def labels_per_class(labels, k, seed, names=None):
     return np.sort(np.concatenate(chosen))
 
 
-def task_data(task, k=None, seed=0, normalize=None, data_dir=None, test_limit=None):
-    """``(train, test)`` TensorDatasets of ``task`` with labels renumbered 0…C-1; ``k`` labels
-    per class in train (None: all); the first ``test_limit`` test images (None: all).
-    Images become float32 in [0, 1], then ``normalize``."""
+def task_split(task, split, normalize=None, data_dir=None, limit=None, k=None, seed=0):
+    """The ``split`` ("train" or "test") of ``task`` as a TensorDataset, labels renumbered 0…C-1:
+    ``k`` labels per class drawn with ``seed`` (None: all), then the first ``limit`` images (None:
+    all). Images become float32 in [0, 1], then ``normalize``."""
     np = backend.get_module("numpy")
     dataset, keep, _ = TASKS[task]
-    out = []
-    for split in ("train", "test"):
-        images, labels = _load(dataset, split, data_dir)
-        mask = np.isin(labels, list(keep))
-        images, labels = images[mask], labels[mask].astype(np.int64) - keep.start
-        if split == "train":
-            idx = labels_per_class(labels, k, seed, class_names(task))
-            images, labels = images[idx], labels[idx]
-        elif test_limit is not None:
-            images, labels = images[:test_limit], labels[:test_limit]
-        out.append(data.TensorDataset(images[:, None], labels, transform=data.Compose([data.ToFloat(), normalize])))
-    return tuple(out)
+    images, labels = _load(dataset, split, data_dir)
+    mask = np.isin(labels, list(keep))
+    images, labels = images[mask], labels[mask].astype(np.int64) - keep.start
+    idx = labels_per_class(labels, k, seed, class_names(task))
+    images, labels = images[idx][:limit], labels[idx][:limit]
+    return data.TensorDataset(images[:, None], labels, transform=data.Compose([data.ToFloat(), normalize]))
+
+
+def task_data(task, k=None, seed=0, normalize=None, data_dir=None, test_limit=None):
+    """``(train, test)`` TensorDatasets of ``task`` (see ``task_split``): ``k`` labels per class in
+    train (None: all); the first ``test_limit`` test images (None: all)."""
+    return (task_split(task, "train", normalize, data_dir, k=k, seed=seed),
+            task_split(task, "test", normalize, data_dir, limit=test_limit))
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def _k(text):
 
 
 def finetune_arguments(p):
-    from .cli import positive_float, positive_int
+    from .cli import positive_float, positive_int, seed
     p.add_argument("--from", dest="checkpoint", metavar="CKPT",
                    help="a checkpoint written by tinynet train or tinynet finetune (needed by every method "
                         "but scratch; for scratch it only gives the model and normalisation)")
@@ -124,8 +124,11 @@ def finetune_arguments(p):
                    help="evaluate on the first N test images only (for quick runs; default: all)")
     p.add_argument("--data-dir", help="where Fashion-MNIST is (default: $TINYNET_DATA, then the search path)")
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
-    p.add_argument("--seed", type=int, default=0, help="seed for the labelled subset, weights and shuffling")
-    p.add_argument("--out", help="output folder (default runs/finetune-TASK-METHOD)")
+    p.add_argument("--seed", type=seed, default=0, help="seed for the labelled subset, weights and shuffling")
+    p.add_argument("--out", help="output folder (default runs/finetune-TASK-METHOD); a folder holding another "
+                                 "run is refused unless --force")
+    p.add_argument("--force", action="store_true", help="replace the run found in --out (its checkpoint, "
+                                                        "metrics and plots are deleted first)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -158,10 +161,12 @@ def run_finetune(args):
 
 
 def _run(args):
-    from .cli import CLIError, make_normalize, set_backend
+    from .cli import CLIError, claim_out, make_normalize, set_backend
     start = time.perf_counter()
     set_backend(args.backend)
     name, normalize_name, state = _source(args)
+    out = args.out or os.path.join("runs", f"finetune-{args.task}-{args.method}")
+    claim_out(out, None, args.force, "tinynet finetune")
     try:
         train_set, test_set = task_data(args.task, args.labels_per_class, args.seed,
                                         make_normalize(normalize_name), args.data_dir, args.test_limit)
@@ -179,19 +184,25 @@ def _run(args):
     head = finetune.prepare(model, args.method, len(names), args.rank, args.alpha)
     lr_backbone = args.backbone_lr or args.lr
     optimizer = optim.Adam(finetune.param_groups(model, head, args.lr, lr_backbone))
-    trainable = model.num_parameters(trainable_only=True)
-    lora_params = finetune.lora_parameter_count(model)
-    out = args.out or os.path.join("runs", f"finetune-{args.task}-{args.method}")
-    os.makedirs(out, exist_ok=True)
     k = "all" if args.labels_per_class is None else args.labels_per_class
     print(f"finetune {name} for {args.task} ({len(names)} classes, {len(train_set):,} training images = {k} per "
-          f"class) by {args.method}: {trainable:,} of {model.num_parameters():,} parameters trainable; Adam lr "
-          f"{args.lr:g} (backbone {lr_backbone:g}), batch {args.batch_size}, {args.epochs} epochs; output in {out}/",
-          flush=True)
+          f"class) by {args.method}: {model.num_parameters(trainable_only=True):,} of {model.num_parameters():,} "
+          f"parameters trainable; Adam lr {args.lr:g} (backbone {lr_backbone:g}), batch {args.batch_size}, "
+          f"{args.epochs} epochs; output in {out}/", flush=True)
     finetune.trainable_summary(model)
+    return _train_and_write(args, name, normalize_name, model, optimizer, names, train_set, test_set, out, start)
+
+
+def _train_and_write(args, name, normalize_name, model, optimizer, names, train_set, test_set, out, start,
+                     history=None, done=0):
+    """Train epochs ``done + 1 … args.epochs``, evaluate, and write checkpoint, metrics.json and plots."""
+    from .cli import CLIError, write_json
+    trainable = model.num_parameters(trainable_only=True)
+    lora_params = finetune.lora_parameter_count(model)
+    k = "all" if args.labels_per_class is None else args.labels_per_class
     loader = data.DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
     test_loader = data.DataLoader(test_set, 500)
-    history, eval_seconds = [], [0.0]
+    history, eval_seconds = ([] if history is None else history), [0.0]
 
     def on_epoch_end(record, _):
         if args.eval_every and record["epoch"] % args.eval_every == 0 and record["epoch"] < args.epochs:
@@ -204,8 +215,9 @@ def _run(args):
     quiet = args.epochs > 20       # one line per epoch is too much for hundreds of tiny epochs
     t0 = time.perf_counter()
     try:
-        training.fit(model, optimizer, loader, None, args.epochs, history=history, progress=not quiet,
-                     on_epoch_end=on_epoch_end, log=None if quiet else (lambda s: print(s, flush=True)))
+        training.fit(model, optimizer, loader, None, args.epochs, start_epoch=done, history=history,
+                     progress=not quiet, on_epoch_end=on_epoch_end,
+                     log=None if quiet else (lambda s: print(s, flush=True)))
     except training.NonFiniteLossError as e:
         raise CLIError(str(e)) from None
     train_seconds = time.perf_counter() - t0 - eval_seconds[0]
@@ -214,26 +226,28 @@ def _run(args):
     eval_seconds[0] += time.perf_counter() - t0
     history[-1]["test_loss"], history[-1]["test_accuracy"] = evaluation["loss"], evaluation["accuracy"]
     report = metrics.classification_report(evaluation["labels"], evaluation["predictions"], num_classes=len(names))
-    steps = args.epochs * len(loader)
-    config = {k: v for k, v in vars(args).items() if k not in ("command",)}
-    config.update(model=name, normalize=normalize_name, labels_per_class=k, backbone_lr=lr_backbone)
+    steps = (args.epochs - done) * len(loader)
+    config = {k: v for k, v in vars(args).items() if k not in ("command", "force")}
+    config.update(model=name, normalize=normalize_name, labels_per_class=k, backbone_lr=args.backbone_lr or args.lr)
     finetune.merge_lora(model)               # save plain layers: the checkpoint loads into models.build(name)
     checkpoint = os.path.join(out, "checkpoint.npz")
-    training.save_checkpoint(checkpoint, model, None if args.method == "lora" else optimizer, args.epochs, name,
-                             history, config, task=args.task, method=args.method, class_names=names,
-                             num_classes=len(names))
-    files = {"checkpoint": checkpoint, "metrics": os.path.join(out, "metrics.json")}
-    if not args.no_plots:
-        files.update(_plots(out, history, report, test_set, evaluation, model, names, args))
-    summary = {"model": name, "task": args.task, "method": args.method, "labels_per_class": k,
-               "train_images": len(train_set), "seed": args.seed, "parameters": model.num_parameters(),
-               "trainable_parameters": trainable, "lora_parameters": lora_params, "steps": steps,
-               "test_accuracy": report["accuracy"], "test_loss": evaluation["loss"],
-               "train_seconds": train_seconds, "seconds_per_step": train_seconds / max(steps, 1),
-               "eval_seconds": eval_seconds[0], "wall_seconds": time.perf_counter() - start,
-               "class_names": names, "config": config, "epochs": history, "report": report, "files": files}
-    with open(files["metrics"], "w") as f:
-        json.dump(summary, f, indent=1)
+    try:
+        training.save_checkpoint(checkpoint, model, None if args.method == "lora" else optimizer, args.epochs, name,
+                                 history, config, task=args.task, method=args.method, class_names=names,
+                                 num_classes=len(names))
+        files = {"checkpoint": checkpoint, "metrics": os.path.join(out, "metrics.json")}
+        if not args.no_plots:
+            files.update(_plots(out, history, report, test_set, evaluation, model, names, args))
+        summary = {"model": name, "task": args.task, "method": args.method, "labels_per_class": k,
+                   "train_images": len(train_set), "seed": args.seed, "parameters": model.num_parameters(),
+                   "trainable_parameters": trainable, "lora_parameters": lora_params, "steps": steps,
+                   "test_accuracy": report["accuracy"], "test_loss": evaluation["loss"],
+                   "train_seconds": train_seconds, "seconds_per_step": train_seconds / max(steps, 1),
+                   "eval_seconds": eval_seconds[0], "wall_seconds": time.perf_counter() - start,
+                   "class_names": names, "config": config, "epochs": history, "report": report, "files": files}
+        write_json(files["metrics"], summary)
+    except OSError as e:
+        raise CLIError(f"could not write {e.filename or out}: {e.strerror or e}") from None
     print(f"{args.task} by {args.method}, {k} labels per class: test accuracy {report['accuracy']:.2%} after "
           f"{steps} steps; training {train_seconds:.1f} s ({1000 * summary['seconds_per_step']:.0f} ms/step), "
           f"{summary['wall_seconds']:.1f} s in all. Wrote: {', '.join(files.values())}", flush=True)
@@ -254,3 +268,101 @@ def _plots(out, history, report, test_set, evaluation, model, names, args):
     if first_conv is not None:
         files["filters"] = plots.first_layer_filters(first_conv.weight, os.path.join(out, "filters.png"))
     return files
+
+
+# --- tinynet train --resume on a fine-tuned checkpoint -------------------------------------------
+
+TRAIN_OPTIONS_KEPT = ("epochs", "out", "resume", "no_plots", "force", "backend", "command")
+
+
+def resume_finetune(args, ckpt):
+    """``tinynet train --resume CKPT --epochs N`` where CKPT was written by ``tinynet finetune``:
+    continue that fine-tuning (same task, labelled subset, method, learning rates and shuffling)
+    up to epoch N. Exactly as if it had been asked for N epochs at first, except for LoRA (its
+    checkpoint holds the merged weights: training goes on with a new LoRA update on them)."""
+    from .cli import CLIError
+    try:
+        return _resume(args, ckpt)
+    except CLIError as e:     # see run_finetune
+        print(f"tinynet train: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _settings(ckpt, path):
+    """The fine-tuning run's options, as ``finetune_arguments`` would have parsed them, checked."""
+    import argparse
+    from .cli import CLIError, _Parser, normalization
+    saved = ckpt["args"]
+    parser = _Parser(prog="tinynet finetune")
+    finetune_arguments(parser)
+    defaults = vars(parser.parse_args(["--task", "mnist", "--method", "full"]))
+    settings = argparse.Namespace(**{**defaults, **{k: v for k, v in saved.items() if k in defaults}})
+    settings.task, settings.method = ckpt["extra"].get("task"), ckpt["extra"].get("method")
+    settings.labels_per_class = None if settings.labels_per_class == "all" else settings.labels_per_class
+    checks = {"task": settings.task in TASKS, "method": settings.method in finetune.METHODS,
+              "model": settings.model in models.MODELS}
+    for key in ("labels_per_class", "rank", "batch_size", "seed", "epochs", "eval_every", "test_limit"):
+        value = getattr(settings, key)
+        checks[key] = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+    for key in ("lr", "backbone_lr", "alpha"):
+        value = getattr(settings, key)
+        checks[key] = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0)
+    checks["data_dir"] = settings.data_dir is None or isinstance(settings.data_dir, str)
+    settings.normalize = saved.get("normalize", "mnist")
+    try:
+        normalization(settings.normalize)
+    except (argparse.ArgumentTypeError, AttributeError, TypeError):
+        checks["normalize"] = False
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise CLIError(f"{path}: its fine-tuning settings are damaged ({', '.join(f'{k}={getattr(settings, k)!r}' for k in bad)})")
+    return settings
+
+
+def _resume(args, ckpt):
+    from .cli import CLIError, claim_out, load_weights, make_normalize, set_backend
+    start = time.perf_counter()
+    given = [k for k, v in vars(args).items() if k not in TRAIN_OPTIONS_KEPT and v not in (None, False)]
+    if given:
+        raise CLIError(f"{args.resume} was written by tinynet finetune and continues with its own settings: "
+                       f"only --epochs, --out, --no-plots, --force and --backend apply "
+                       f"(not --{given[0].replace('_', '-')})")
+    settings = _settings(ckpt, args.resume)
+    done = ckpt["epoch"]
+    if args.epochs is None or done >= args.epochs:
+        raise CLIError(f"the checkpoint has already trained {done} epochs; ask for more with --epochs {done + 1} "
+                       f"or higher")
+    settings.epochs, settings.no_plots = args.epochs, args.no_plots
+    settings.backend = args.backend or settings.backend
+    out = args.out or os.path.dirname(args.resume) or "."
+    claim_out(out, args.resume, args.force)
+    set_backend(settings.backend)
+    names = class_names(settings.task)
+    model = load_weights(models.build(ckpt["model_name"]), ckpt, args.resume)
+    if len(names) != model[-1].out_features:
+        raise CLIError(f"{args.resume}: a head of {model[-1].out_features} classes for task {settings.task!r}, "
+                       f"which has {len(names)}")
+    head = str(len(model) - 1)
+    if settings.method in ("head", "lora"):
+        finetune.freeze(model)
+        if settings.method == "lora":
+            body = [n for n, m in model.named_children() if n != head and isinstance(m, (nn.Linear, nn.Conv2d))]
+            finetune.apply_lora(model, settings.rank, settings.alpha, targets=body)
+        finetune.unfreeze(model, head)
+    optimizer = optim.Adam(finetune.param_groups(model, head, settings.lr, settings.backbone_lr or settings.lr))
+    if ckpt["optimizer"] is not None and settings.method != "lora":
+        try:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise CLIError(f"{args.resume}: its optimizer state does not fit the {settings.method!r} method: {e}") \
+                from None
+    try:
+        train_set, test_set = task_data(settings.task, settings.labels_per_class, settings.seed,
+                                        make_normalize(settings.normalize), settings.data_dir, settings.test_limit)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from None
+    training.restore_rng(ckpt)
+    print(f"continuing the fine-tuning of {ckpt['model_name']} for {settings.task} by {settings.method} "
+          f"with epochs {done + 1}..{settings.epochs}; output in {out}/", flush=True)
+    return _train_and_write(settings, ckpt["model_name"], settings.normalize, model, optimizer, names, train_set,
+                            test_set, out, start, history=ckpt["history"], done=done)

@@ -62,15 +62,17 @@ class DataLoader:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
-        self.seed, self.backend, self.epoch = seed, backend, 0
+        self.seed, self.backend, self.epoch, self.start_batch = seed, backend, 0, 0
 
     def __len__(self):
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def set_epoch(self, epoch):
-        """Make the next iteration epoch ``epoch`` (its shuffled order, when seeded)."""
-        self.epoch = epoch
+    def set_epoch(self, epoch, start_batch=0):
+        """Make the next iteration epoch ``epoch`` (its shuffled order, when seeded), beginning at
+        batch ``start_batch``: the batches before it are skipped without being read or transformed
+        (no random draws), so an epoch stopped after ``start_batch`` steps continues exactly."""
+        self.epoch, self.start_batch = epoch, start_batch
 
     def order(self):
         """The sample indices of the current epoch, in the order they will be served."""
@@ -83,8 +85,9 @@ class DataLoader:
 
     def __iter__(self):
         order, target = self.order(), self.backend or backend.get_backend()
+        first, self.start_batch = self.start_batch * self.batch_size, 0
         self.epoch += 1
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        for start in range(first, len(self) * self.batch_size, self.batch_size):
             batch = self.dataset[order[start:start + self.batch_size]]
             yield tuple(Tensor(backend.to_backend(_as_model_dtype(a), target)) for a in batch)
 

@@ -28,8 +28,9 @@ from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, load_model
 from .serialization import save
 from .tensor import no_grad
 
-__all__ = ["fit", "train_epoch", "evaluate", "DivergenceError", "NonFiniteLossError", "DivergenceCheck", "save_checkpoint", "load_checkpoint",
-           "load_model", "Progress", "CHECKPOINT_FORMAT"]
+__all__ = ["fit", "train_epoch", "evaluate", "DivergenceError", "NonFiniteLossError", "DivergenceCheck",
+           "TrainingInterrupted", "new_position", "save_checkpoint", "load_checkpoint", "load_model", "Progress",
+           "CHECKPOINT_FORMAT"]
 
 
 DIVERGENCE_FACTOR = 1000     # a loss this many times its first value (at least 1) has diverged
@@ -63,17 +64,42 @@ class DivergenceCheck:
             f"has diverged. Try a lower learning rate (this run used lr={lr}; try {lr / 10:g})")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """``fit`` stopped between two steps because ``should_stop()`` asked it to. ``position`` is
+    where (``new_position``'s keys): save it with the checkpoint to continue exactly there."""
+
+    def __init__(self, position):
+        super().__init__(position)
+        self.position = position
+
+
 def _argmax(logits):
     return backend.to_numpy(logits.data.argmax(axis=1))
 
 
-def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None, check=None):
+def new_position(epoch):
+    """Where training stands at the start of ``epoch``: no step done, empty running sums."""
+    return {"epoch": epoch, "step": 0, "loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+
+
+def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None, position=None,
+                should_stop=None, check=None):
     """One pass over ``loader``: returns ``{"train_loss", "train_accuracy", "samples", "seconds"}``.
-    ``check``: a ``DivergenceCheck`` shared by the epochs of a run (default: a new one)."""
+
+    ``position`` (a dict from ``new_position``, updated in place after every step) holds the
+    steps done and the running sums, so an epoch can continue where it stopped: ``fit`` starts the
+    loader at ``position["step"]``. ``should_stop()`` is asked after every step; when it says
+    True, ``TrainingInterrupted`` is raised there, between two steps, with the position.
+    ``check``: a ``DivergenceCheck`` shared by the epochs of a run (default: a new one).
+    """
     check = DivergenceCheck() if check is None else check
     model.train()
-    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    for step, (x, y) in enumerate(loader, start=1):
+    pos = new_position(epoch) if position is None else position
+    start = time.perf_counter() - pos["seconds"]
+    if progress is not None:
+        progress.done = pos["seen"]
+    for x, y in loader:
+        step = pos["step"] + 1
         optimizer.zero_grad()
         logits = model(x)
         loss = loss_fn(logits, y)
@@ -82,31 +108,40 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
         loss.backward()
         optimizer.step()
         n = len(y)
-        total_loss += value * n
-        correct += int((_argmax(logits) == backend.to_numpy(y.data)).sum())
-        seen += n
+        pos["loss_sum"] += value * n
+        pos["correct"] += int((_argmax(logits) == backend.to_numpy(y.data)).sum())
+        pos["seen"] += n
+        pos["step"], pos["seconds"] = step, time.perf_counter() - start
         if progress is not None:
-            progress.update(n, loss=total_loss / seen)
+            progress.update(n, loss=pos["loss_sum"] / pos["seen"])
+        if should_stop is not None and should_stop():
+            raise TrainingInterrupted(pos)
     if progress is not None:
         progress.close()
-    seconds = time.perf_counter() - start
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-            "samples": seen, "seconds": seconds}
+    pos["seconds"] = time.perf_counter() - start
+    seen = max(pos["seen"], 1)
+    return {"train_loss": pos["loss_sum"] / seen, "train_accuracy": pos["correct"] / seen,
+            "samples": pos["seen"], "seconds": pos["seconds"]}
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy):
+def evaluate(model, loader, loss_fn=F.cross_entropy, should_stop=None):
     """Mean loss and accuracy of ``model`` (in eval mode, no graph) over ``loader``, plus every
-    prediction: ``{"loss", "accuracy", "samples", "predictions", "labels"}`` (NumPy int arrays)."""
+    prediction: ``{"loss", "accuracy", "samples", "predictions", "labels"}`` (NumPy int arrays).
+    ``should_stop()``, asked after every batch, ends it early with ``TrainingInterrupted``."""
     was_training = model.training
     model.eval()
     total_loss, predictions, labels = 0.0, [], []
-    with no_grad():
-        for x, y in loader:
-            logits = model(x)
-            total_loss += loss_fn(logits, y, reduction="sum").item()
-            predictions.append(_argmax(logits))
-            labels.append(backend.to_numpy(y.data))
-    model.train(was_training)
+    try:
+        with no_grad():
+            for x, y in loader:
+                logits = model(x)
+                total_loss += loss_fn(logits, y, reduction="sum").item()
+                predictions.append(_argmax(logits))
+                labels.append(backend.to_numpy(y.data))
+                if should_stop is not None and should_stop():
+                    raise TrainingInterrupted(None)
+    finally:
+        model.train(was_training)
     np = backend.get_module("numpy")
     predictions = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
     labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
@@ -116,33 +151,49 @@ def evaluate(model, loader, loss_fn=F.cross_entropy):
 
 
 def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cross_entropy,
-        start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print, scheduler=None):
+        start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print, scheduler=None,
+        position=None, should_stop=None):
     """Train for epochs ``start_epoch + 1 … epochs``; return ``history`` (one dict per epoch).
 
     ``history`` (a list) is appended to in place, so after an exception (Ctrl-C, a NaN loss) it
     still holds every finished epoch. After each epoch the test set is evaluated (when
-    ``test_loader`` is given), a one-line summary goes to ``log`` and ``on_epoch_end(record,
-    evaluation)`` is called — the place to save a checkpoint. ``progress``: show a progress bar
-    on stderr (a ``Progress``-like factory, True for the default one, False for none).
-    ``scheduler``: a learning-rate schedule from ``tinynet.optim.lr_scheduler``, stepped once
-    after every epoch (each record notes the ``lr`` its epoch used).
+    ``test_loader`` is given), the ``scheduler`` (from ``tinynet.optim.lr_scheduler``) is stepped
+    (each record notes the ``lr`` its epoch used), a one-line summary goes to ``log`` and
+    ``on_epoch_end(record, evaluation)`` is called — the place to save a checkpoint. ``progress``:
+    show a progress bar on stderr (a ``Progress``-like factory, True for the default one, False
+    for none).
+
+    Stopping between two steps: when ``should_stop()`` says True (asked after every training step
+    and evaluation batch), ``TrainingInterrupted`` is raised; its ``position`` (the epoch, the
+    steps done in it and the running sums) saved with the model, optimizer and generator state
+    lets ``fit(..., start_epoch=position["epoch"] - 1, position=position)`` continue exactly as if
+    it had never stopped — bit for bit when the training loader is seeded (its order is then a
+    function of the epoch alone). An interrupt during evaluation gives the position after the
+    epoch's last step: resuming evaluates, without training the epoch again.
     """
     history = [] if history is None else history
     make_bar = Progress if progress is True else (progress or None)
     check = DivergenceCheck()
     for epoch in range(start_epoch + 1, epochs + 1):
+        pos = position if position is not None and position["epoch"] == epoch else new_position(epoch)
         if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch - 1)
+            train_loader.set_epoch(epoch - 1, **({"start_batch": pos["step"]} if pos["step"] else {}))
+        elif pos["step"]:
+            raise ValueError("fit: continuing an epoch at a step needs a loader with set_epoch(epoch, start_batch)")
         bar = make_bar(len(train_loader.dataset), f"epoch {epoch}/{epochs}") if make_bar else None
         lr = optimizer.param_groups[0]["lr"]
-        record = {"epoch": epoch, "lr": lr, **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar, check)}
-        if scheduler is not None:
-            scheduler.step()
+        record = {"epoch": epoch, "lr": lr,
+                  **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar, pos, should_stop, check)}
         record["samples_per_second"] = record["samples"] / max(record["seconds"], 1e-9)
         evaluation = None
         if test_loader is not None:
-            evaluation = evaluate(model, test_loader, loss_fn)
+            try:
+                evaluation = evaluate(model, test_loader, loss_fn, should_stop)
+            except TrainingInterrupted:
+                raise TrainingInterrupted(pos) from None
             record["test_loss"], record["test_accuracy"] = evaluation["loss"], evaluation["accuracy"]
+        if scheduler is not None:
+            scheduler.step()
         history.append(record)
         if log:
             log(format_epoch(record, epochs))
