@@ -87,7 +87,8 @@ def _safe_cell(value):
 
 
 def write_csv(path, exercise, rows):
-    """One row per student: the student, file, exercise, each part, points, seconds, first failure."""
+    """One row per student: the student, file, exercise, each part (pass or fail), points, seconds,
+    the seed of the inputs, and the first failure's reason in one line."""
     header = ["student", "file", "exercise"] + [f"part {i} ({p.title})" for i, p in enumerate(exercise.parts, 1)] + \
              ["points", "out of", "seconds", "seed", "first failure"]
     path = Path(path)
@@ -97,7 +98,8 @@ def write_csv(path, exercise, rows):
             w = csv.writer(f)
             w.writerow(header)
             for student, result in rows:
-                statuses = [p.status for p in result.parts] or ["fail"] * len(exercise.parts)
+                statuses = [("pass" if p.status == "pass" else "fail") for p in result.parts] or \
+                    ["fail"] * len(exercise.parts)           # a TODO is a fail; the reason says "not written yet"
                 w.writerow([_safe_cell(student), _safe_cell(result.path), exercise.name, *statuses, result.passed,
                             len(exercise.parts), f"{result.seconds:.1f}", result.seed,
                             _safe_cell(one_line(result.first_reason))])
