@@ -1,7 +1,8 @@
 """The program that grades one file in a child process (started by ``runner.run_child``).
 
-    python -I -c "…" ROOT JOBFILE   (JOBFILE: a pickle the parent wrote: the student's file and its
-                                     text, the exercise, each part's inputs, the limits, the pipe)
+    python -I -c "…" ROOT JOB_FD    (JOB_FD: a pipe carrying the parent's pickle: the student's file
+                                     and its text, the exercise, each part's inputs, the limits, the
+                                     result pipe and its token)
 
 1. read the job, report ``started``, apply the limits, note tinynet's own implementation;
 2. install the guard rails (``sandbox``), then run the student's file as a module;
@@ -48,10 +49,9 @@ def _error(e, path):
             "stub": isinstance(e, NotImplementedError)}
 
 
-def main(jobfile):
-    with open(jobfile, "rb") as f:
+def main(job_fd):
+    with os.fdopen(job_fd, "rb") as f:          # read once: nothing of the job stays to be read later
         job = pickle.load(f)
-    os.remove(jobfile)
     write = _writer(job["fd"], job["token"])
     write({"event": "started"})
     try:

@@ -21,8 +21,9 @@ import math
 
 import numpy as np
 
-MAX_ELEMENTS = 1 << 21        # one array the child may send (2 M values, 16 MB as float64)
-MAX_MESSAGE = 64 << 20        # all the child may send, in bytes
+MAX_ELEMENTS = 1 << 18        # one array the child may send (262,144 values, 2 MB as float64)
+MAX_LINE = 8 << 20            # one message, in bytes
+MAX_MESSAGE = 32 << 20        # all the child may send, in bytes
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000            # entries of one list or dict
 MAX_TEXT = 2_000              # characters of one string

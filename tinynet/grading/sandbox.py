@@ -16,8 +16,10 @@ at the time limit whatever happens here.
 """
 import os
 import resource
+import signal
 import sys
 import threading
+import _posixsubprocess
 import _thread
 
 REFUSED_EXIT = 86                     # the child's exit status after a refused operation
@@ -38,12 +40,30 @@ REFUSED = {
     "gc.get_objects": "search the grader's objects (gc.get_objects)",
     "webbrowser.open": "open a web browser", "os.startfile": "start a program",
 }
-PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.truncate", "os.chmod", "os.chown", "os.link",
-               "os.symlink", "os.mkdir", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile",
-               "shutil.copytree", "os.chflags", "os.lchflags", "os.lchmod", "os.lchown", "os.removexattr",
-               "os.setxattr"}
+# audit event -> (positions of the paths it changes, positions of its dir_fd arguments)
+PATH_EVENTS = {
+    "os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.rename": ((0, 1), (2, 3)), "os.truncate": ((0,), ()),
+    "os.chmod": ((0,), (2,)), "os.chown": ((0,), (3,)), "os.link": ((1,), (2, 3)), "os.symlink": ((1,), (2,)),
+    "os.mkdir": ((0,), (2,)), "os.utime": ((0,), (3,)), "shutil.rmtree": ((0,), (1,)), "shutil.move": ((0, 1), ()),
+    "shutil.copyfile": ((1,), ()), "shutil.copytree": ((1,), ()), "os.chflags": ((0,), ()),
+    "os.lchflags": ((0,), ()), "os.lchmod": ((0,), ()), "os.lchown": ((0,), ()), "os.removexattr": ((0,), ()),
+    "os.setxattr": ((0,), ()),
+}
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 HARMLESS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
+# Built-in functions with no audit event that graded code never needs; the profile hook sees every
+# call of a built-in ("c_call") and stops the process before it runs.
+UNAUDITED = {
+    _thread.start_new_thread: "start a thread", _thread.start_new: "start a thread",
+    _posixsubprocess.fork_exec: "start a process (_posixsubprocess)",
+    os.setsid: "leave its process group (os.setsid)", os.setpgid: "leave its process group (os.setpgid)",
+    os.setpgrp: "leave its process group (os.setpgrp)", os.mkfifo: "make a named pipe (os.mkfifo)",
+    os.mknod: "make a device file (os.mknod)", os.fchmod: "change a file's mode (os.fchmod)",
+    os.fchown: "change a file's owner (os.fchown)",
+    **({os.pidfd_open: "signal another process (os.pidfd_open)"} if hasattr(os, "pidfd_open") else {}),
+    **({signal.pidfd_send_signal: "signal another process (signal.pidfd_send_signal)"}
+       if hasattr(signal, "pidfd_send_signal") else {}),
+}
 
 
 def limit(memory, cpu_seconds):
@@ -64,7 +84,7 @@ def guard(report, workdir):
 
     def inside(path):
         if isinstance(path, int):
-            return True                      # an already open descriptor
+            return path in (0, 1, 2)         # the standard streams; any other descriptor may lead outside
         try:
             real = os.path.realpath(os.fsdecode(path))
         except (TypeError, ValueError):
@@ -85,11 +105,16 @@ def guard(report, workdir):
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
                      (mode is None and isinstance(flags, int) and flags & WRITE_FLAGS)
             if writes and not inside(path):
-                refuse(f"write to {os.fsdecode(path) if not isinstance(path, int) else path}")
+                refuse(f"write to {os.fsdecode(path) if not isinstance(path, int) else f'descriptor {path}'}")
+            if mode is None and not isinstance(path, int) and not inside(path) and os.path.isdir(path):
+                refuse(f"open a folder outside its own ({os.fsdecode(path)})")   # a dir_fd would lead outside
         elif event in PATH_EVENTS:
-            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
-            if not all(inside(p) for p in paths):
-                refuse(f"change files outside its folder ({event} {os.fsdecode(paths[0]) if paths else ''})")
+            where, fds = PATH_EVENTS[event]
+            paths = [args[i] for i in where if i < len(args)]
+            dir_fds = [args[i] for i in fds if i < len(args) and isinstance(args[i], int) and args[i] >= 0]
+            if dir_fds or not all(inside(p) for p in paths):
+                shown = next((os.fsdecode(p) for p in paths if isinstance(p, (str, bytes))), "a descriptor")
+                refuse(f"change files outside its folder ({event} {shown})")
         elif event.startswith("ctypes."):
             refuse(f"use ctypes ({event})")
         elif event.startswith("socket."):
@@ -101,12 +126,13 @@ def guard(report, workdir):
 def watch_calls(report, refuse, codes, part):
     """``report(name, part())`` for calls of the code objects ``codes`` ({code: name}), once per part.
 
-    Starting a thread (which would run unwatched) calls ``refuse(what)`` and ends the process.
+    A call of an ``UNAUDITED`` built-in (a thread would run unwatched; the others have no audit
+    event) calls ``refuse(what)`` and ends the process.
     """
     keep = list(codes)                                   # ids stay valid while the objects live
     names = {id(c): n for c, n in codes.items()}
     seen = set()
-    start_thread, exit_now = _thread.start_new_thread, os._exit
+    unaudited, exit_now = {id(f): what for f, what in UNAUDITED.items()}, os._exit
 
     def profile(frame, event, arg):
         if event == "call":
@@ -114,9 +140,9 @@ def watch_calls(report, refuse, codes, part):
             if name is not None and (name, part()) not in seen:
                 seen.add((name, part()))
                 report(name, part())
-        elif event == "c_call" and arg is start_thread:
+        elif event == "c_call" and id(arg) in unaudited:
             try:
-                refuse("start a thread")
+                refuse(unaudited[id(arg)])
             finally:
                 exit_now(REFUSED_EXIT)
 
