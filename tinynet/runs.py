@@ -95,7 +95,7 @@ def build_run(settings, checkpoint=None, source="the checkpoint"):
     if checkpoint is not None:
         load_weights(model, checkpoint, source)
     optimizer = make_optimizer(settings, model.parameters())
-    run = dict(epochs_done=0, history=[], position=None)
+    resumed = dict(epochs_done=0, history=[], position=None)
     if checkpoint is not None:
         if checkpoint["optimizer"] is not None:
             try:
@@ -104,13 +104,13 @@ def build_run(settings, checkpoint=None, source="the checkpoint"):
                 raise ValueError(f"{source}: its optimizer state does not fit --optimizer "
                                  f"{settings.optimizer}: {e}") from None
         training.restore_rng(checkpoint)
-        run = dict(epochs_done=checkpoint["epoch"], history=checkpoint["history"],
-                   position=checkpoint["extra"].get("position"))
-    scheduler = make_scheduler(settings, optimizer, run["epochs_done"])
+        resumed = dict(epochs_done=checkpoint["epoch"], history=checkpoint["history"],
+                       position=checkpoint["extra"].get("position"))
+    scheduler = make_scheduler(settings, optimizer, resumed["epochs_done"])
     normalize = make_normalize(settings.normalize)
     train_transform = data.Compose([data.RandomAffine() if settings.augment else None, normalize])
     train_set = data.mnist("train", train_transform, limit=settings.limit)
     test_set = data.mnist("test", normalize, limit=settings.limit)
     return Run(settings, model, optimizer, scheduler, train_set, test_set,
                data.DataLoader(train_set, settings.batch_size, shuffle=True, seed=settings.seed),
-               data.DataLoader(test_set, 500), **run)
+               data.DataLoader(test_set, 500), **resumed)

@@ -15,7 +15,8 @@ from .common import EXIT_ERROR, EXIT_INTERRUPTED, FILE_ERRORS, CLIError, OneLine
 
 __all__ = ["main", "build_parser", "register", "COMMANDS", "CLIError"]
 
-COMMANDS = {}      # name -> (help, add_arguments, run)
+COMMAND_MODULES = ("train", "eval", "predict", "summary", "finetune", "check")   # tinynet/cli/NAME.py, in --help order
+COMMANDS = {}      # name -> (help, add_arguments, run), filled by build_parser
 
 
 def register(name, help, add_arguments, run):
@@ -23,12 +24,17 @@ def register(name, help, add_arguments, run):
     COMMANDS[name] = (help, add_arguments, run)
 
 
-for _name in ("train", "eval", "predict", "summary", "finetune", "check"):
-    _command = importlib.import_module(f".{_name}", __name__)
-    register(_name, _command.HELP, _command.add_arguments, _command.run)
+def _register_command_modules():
+    """Import each module of ``COMMAND_MODULES`` (only now: ``import tinynet.cli.train`` loads no other command)."""
+    for name in COMMAND_MODULES:
+        if name not in COMMANDS:
+            command = importlib.import_module(f".{name}", __name__)
+            register(name, command.HELP, command.add_arguments, command.run)
 
 
 def build_parser():
+    """The ``tinynet`` parser, with a sub-parser for every command."""
+    _register_command_modules()
     parser = OneLineParser(prog="tinynet", description="Train and use the tinynet MNIST models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name, (help, add_arguments, _) in COMMANDS.items():
@@ -45,8 +51,8 @@ def main(argv=None):
         return EXIT_ERROR
     try:
         code = COMMANDS[args.command][2](args)
-        if code == EXIT_INTERRUPTED and argv is None:   # the program ends after Ctrl-C: another one must not kill it on the way out
-            import signal
+        if code == EXIT_INTERRUPTED and argv is None:   # the program ends after Ctrl-C: another Ctrl-C
+            import signal                               # must not kill it on the way out
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         return code
     except (CLIError,) + FILE_ERRORS as e:

@@ -74,7 +74,8 @@ def run(args):
     out = args.out or (os.path.dirname(args.resume) or "." if ckpt else os.path.join("runs", settings.model))
     done = ckpt["epoch"] if ckpt else 0
     if done >= settings.epochs:
-        raise CLIError(f"the checkpoint has already trained {done} epochs; ask for more with --epochs {done + 1} or higher")
+        raise CLIError(f"the checkpoint has already trained {done} epochs; ask for more with --epochs {done + 1} "
+                       f"or higher")
     claim_out(out, args.resume, args.force)
     set_backend(settings.backend)
     try:
@@ -87,7 +88,8 @@ def run(args):
     config = settings.as_dict()
     checkpoint = os.path.join(out, "checkpoint.npz")
     at = f" (continuing epoch {position['epoch']} after step {position['step']})" if position else ""
-    print(f"training {settings.model} ({training_run.model.num_parameters():,} parameters) on {len(training_run.train_set):,} images "
+    print(f"training {settings.model} ({training_run.model.num_parameters():,} parameters) on "
+          f"{len(training_run.train_set):,} images "
           f"for epochs {done + 1}..{settings.epochs}{at}: {settings.optimizer} lr {settings.lr:g}, batch "
           f"{settings.batch_size}, normalize {settings.normalize}{', augmented' if settings.augment else ''}"
           f"{', cosine schedule' if training_run.scheduler else ''}, "
@@ -96,8 +98,8 @@ def run(args):
 
     def save(epoch, **extra):
         try:
-            training.save_checkpoint(checkpoint, training_run.model, training_run.optimizer, epoch, settings.model, history, config,
-                                     **extra)
+            training.save_checkpoint(checkpoint, training_run.model, training_run.optimizer, epoch, settings.model,
+                                     history, config, **extra)
         except OSError as e:
             kept = "the previous checkpoint is kept" if os.path.isfile(checkpoint) else "nothing was saved"
             raise SaveError(f"could not save {checkpoint}: {e.strerror or e}; {kept}") from None
@@ -114,8 +116,8 @@ def run(args):
                 epochs_done = history[-1]["epoch"] if history else done
                 save(epochs_done, interrupted=True, position=e.position)
                 print(f"\ninterrupted: saved {checkpoint} ({epochs_done} full epochs and {e.position['step']} of "
-                      f"{len(training_run.train_loader)} steps of epoch {e.position['epoch']}; resuming continues exactly "
-                      f"there).\ncontinue with: tinynet train --resume {checkpoint} --epochs {settings.epochs}",
+                      f"{len(training_run.train_loader)} steps of epoch {e.position['epoch']}; resuming continues "
+                      f"exactly there).\ncontinue with: tinynet train --resume {checkpoint} --epochs {settings.epochs}",
                       file=sys.stderr)
                 return EXIT_INTERRUPTED
     except (SaveError, training.NonFiniteLossError) as e:
@@ -172,5 +174,6 @@ def write_plots(out, history, report, test_set, evaluation, model, name):
     files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=name),
              "confusion": plots.confusion_heatmap(report["confusion_matrix"], os.path.join(out, "confusion.png")),
              "misclassified": plots.misclassified_grid(test_set.arrays[0], evaluation["labels"],
-                                                       evaluation["predictions"], os.path.join(out, "misclassified.png"))}
+                                                       evaluation["predictions"],
+                                                       os.path.join(out, "misclassified.png"))}
     return {**files, **first_conv_filters(model, out)}
