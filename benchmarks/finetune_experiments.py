@@ -86,11 +86,11 @@ def random_checkpoint(path, seed):
 def as_is(pre_ckpt, task, data_dir, test_limit):
     """Accuracy of the pre-trained 10-digit model on ``task`` without any training: its digit
     labels taken as the task's labels (claim A75's 'meaningless label mapping')."""
-    from tinynet import data, cli_finetune
+    from tinynet import data, tasks
     ckpt = training.load_checkpoint(pre_ckpt)
     model = models.build(ckpt["model_name"])
     model.load_state_dict(ckpt["model"])
-    _, test = cli_finetune.task_data(task, None, 0, data.Normalize(0.1307, 0.3081), data_dir, test_limit)
+    _, test = tasks.task_data(task, None, 0, data.Normalize(0.1307, 0.3081), data_dir, test_limit)
     return training.evaluate(model, data.DataLoader(test, 500))["accuracy"]
 
 

@@ -5,7 +5,7 @@
 Builds the same ``nn.Sequential`` models as ``tinynet.models`` (same layers, PyTorch's default
 initialisation; ``keras_cnn`` Glorot-uniform with zero biases as Keras), reads the same bundled
 MNIST arrays, normalises them the same way, shuffles every epoch, and trains with the recipe's
-optimizer, learning rate, batch size and epochs (``tinynet.models.RECIPES``; ``default`` is the
+optimizer, learning rate, batch size and epochs (``tinynet.recipes.RECIPES``; ``default`` is the
 README's main run: cnn, Adam 1e-3, batch 64, 2 epochs, Normalize(0.1307, 0.3081)). Prints one
 line per run and appends the results (test accuracy per epoch, wall seconds) to ``--out``.
 Skips, with a message, when torch is not installed (``pip install 'tinynet[compare]'``).
@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_tools.mnist import load_mnist  # noqa: E402
-from tinynet.models import RECIPES  # noqa: E402
+from tinynet.recipes import RECIPES  # noqa: E402
 
 NORMALIZE = {"mnist": (0.1307, 0.3081), "half": (0.5, 0.5), "none": (0.0, 1.0)}
 DEFAULT = dict(model="cnn", optimizer="adam", lr=1e-3, batch_size=64, epochs=2, normalize="mnist",

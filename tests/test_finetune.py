@@ -393,7 +393,7 @@ def test_cli_errors_name_the_mistake(pretrained, tmp_path, capsys):
 
 
 def test_labels_per_class_error_names_the_smallest_class():
-    from tinynet.cli_finetune import labels_per_class
+    from tinynet.tasks import labels_per_class
     labels = np.array([0] * 5 + [1] * 3 + [2] * 4)
     with pytest.raises(ValueError, match=r"class 1 \('shirt'\) has only 3 training images; use at most 3"):
         labels_per_class(labels, 4, 0, ["coat", "shirt", "bag"])
@@ -401,7 +401,7 @@ def test_labels_per_class_error_names_the_smallest_class():
 
 
 def test_labels_per_class_is_seeded_and_balanced():
-    from tinynet.cli_finetune import labels_per_class
+    from tinynet.tasks import labels_per_class
     labels = np.repeat(np.arange(3), 50)
     a, b, c = (labels_per_class(labels, 4, s) for s in (0, 0, 1))
     assert np.array_equal(a, b) and not np.array_equal(a, c)

@@ -4,6 +4,7 @@ import pytest
 
 import tinynet as tn
 from tinynet import models, nn
+from tinynet.recipes import RECIPES
 
 # from the audit (/work/shared/research/article_claims.md, "Models in the articles")
 PARAMS = {"lenet": 21_840, "cnn": 421_642, "cnn_dropout": 225_034, "keras_cnn": 225_034, "mlp": 235_146}
@@ -71,7 +72,7 @@ def test_build_rejects_unknown_names():
 
 
 def test_recipes_name_known_models():
-    for name, recipe in models.RECIPES.items():
+    for name, recipe in RECIPES.items():
         assert recipe["model"] in models.MODELS and "article" in recipe["source"]
 
 

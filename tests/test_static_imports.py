@@ -28,7 +28,7 @@ HOST_ONLY = {
     "plots.py": "matplotlib takes host arrays (plotting only)",
     "data.py": "datasets and loaders hold uint8 MNIST images on the host before batching",
     "metrics.py": "confusion matrices and accuracies on host label arrays",
-    "cli.py": "command-line entry point; prints and saves host arrays",
+    "cli/": "the command line: prints and saves host arrays",
     "grading/": "the exercise grader (an application): test inputs, reference values and verdicts are host "
                 "arrays, sent between processes as bytes",
 }

@@ -25,6 +25,7 @@ import json
 import math
 
 from . import backend, models, random
+from .recipes import RECIPES
 from .serialization import CheckpointError, StoredArray, load
 
 __all__ = ["load_checkpoint", "load_model", "build_model", "CHECKPOINT_FORMAT", "BUDGET_FACTOR"]
@@ -36,7 +37,7 @@ _SLACK = 1 << 20              # plus 1 MiB for scalars and the tree itself
 JSON_ENTRIES = {"history": list, "args": dict, "rng": dict, "extra": dict}
 SETTINGS = {  # run setting -> (type(s), the values it may take or a test, what to say)
     "model": (str, models.MODELS, "a model name"),
-    "recipe": ((str, type(None)), lambda v: v is None or v in models.RECIPES, "a recipe name or null"),
+    "recipe": ((str, type(None)), lambda v: v is None or v in RECIPES, "a recipe name or null"),
     "optimizer": (str, ("adam", "sgd"), "adam or sgd"),
     "schedule": (str, ("none", "cosine"), "none or cosine"),
     "backend": (str, ("numpy", "cupy"), "numpy or cupy"),

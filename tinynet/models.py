@@ -23,7 +23,7 @@ import math
 from . import backend, nn, random
 from .tensor import Tensor, no_grad
 
-__all__ = ["lenet", "cnn", "cnn_dropout", "keras_cnn", "mlp", "MODELS", "build", "summary", "describe", "RECIPES",
+__all__ = ["lenet", "cnn", "cnn_dropout", "keras_cnn", "mlp", "MODELS", "build", "summary", "describe",
            "format_summary"]
 
 
@@ -144,21 +144,3 @@ def format_summary(model, name="", input_shape=(1, 28, 28)):
                  f"(trainable {model.num_parameters(trainable_only=True):,})")
     return "\n".join(lines)
 
-
-# The articles' training recipes (audit: /work/shared/research/article_claims.md, "Training recipes").
-# ``normalize``: "half" = Normalize(0.5, 0.5), "mnist" = Normalize(0.1307, 0.3081), "none" = pixels/255.
-RECIPES = {
-    "r1": dict(model="cnn_dropout", optimizer="adam", lr=1e-3, batch_size=100, epochs=10, normalize="half",
-               source="article 001 §5.2 L197–255: Adam lr 0.001, batch 100, 10 epochs, Normalize(0.5, 0.5)"),
-    "r2": dict(model="keras_cnn", optimizer="adam", lr=1e-3, adam_eps=1e-7, batch_size=128, epochs=10,
-               normalize="none", source="article 002 §5.1–5.3 L124–157: Keras 'adam' (lr 0.001, epsilon 1e-7), "
-               "batch 128, 10 epochs, x/255; validation_split is cut off, so all 60,000 images are trained on"),
-    "r3": dict(model="lenet", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=64, epochs=2, normalize="mnist",
-               source="article 003 §3.2.3 L110–128: SGD lr 0.01 momentum 0.9, 2 epochs, Normalize(0.1307, 0.3081); "
-               "the batch size is undefined there (train_loader is never built), 64 is taken from §5.2"),
-    "r4": dict(model="cnn", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=64, epochs=2, normalize="mnist",
-               source="article 003 §5.2 L272–308: SGD lr 0.01 momentum 0.9, batch 64, 2 epochs, "
-               "Normalize(0.1307, 0.3081)"),
-    "r5": dict(model="cnn", optimizer="adam", lr=1e-3, batch_size=64, epochs=10, normalize="none",
-               source="article 004 §5.2 L162–177: Adam lr 0.001, batch 64, 10 epochs, ToTensor only"),
-}

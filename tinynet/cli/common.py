@@ -1,0 +1,189 @@
+"""What every ``tinynet`` command shares: its errors, the option types, checkpoints and ``--out``.
+
+Errors a user can fix (a bad option, a missing file, a checkpoint that is not one) are a
+``CLIError`` or one of ``FILE_ERRORS``: ``tinynet.cli.main`` prints them as one line
+``tinynet COMMAND: error: …`` on stderr and exits with code 2, without a traceback. A run that
+failed after it started (a checkpoint that could not be saved, a diverged loss) exits with 1,
+and Ctrl-C with 130.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+from .. import backend, data, run_folder, train as training
+from ..recipes import NORMALIZE, normalize_values
+from ..runs import load_weights as _load_weights
+
+EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class CLIError(Exception):
+    """A problem in what the user asked for; printed as one line, exit code 2."""
+
+
+def _file_errors():
+    """The library's errors about a file that cannot be used (their messages are one line naming it)."""
+    from data_tools.idx import IDXError
+    from data_tools.mnist import ChecksumError, DatasetNotFoundError
+    from ..serialization import CheckpointError
+    return (CheckpointError, ChecksumError, DatasetNotFoundError, IDXError, data.ImageError)
+
+
+FILE_ERRORS = _file_errors()    # printed like a CLIError, exit code 2
+
+
+class SaveError(Exception):
+    """A checkpoint could not be written (disk full, permission); printed as one line, exit code 1."""
+
+
+def failed(command, error):
+    """Print ``tinynet COMMAND: error: …`` for a run that failed; return exit code 1."""
+    print(f"tinynet {command}: error: {error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (``tinynet train: error: … (see: … --help)``), exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+# --- option types: each rejects a bad value with a message that says what is allowed --------
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e-3, got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def seed(text):
+    """A seed: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def normalization(text):
+    """``mnist``, ``half``, ``none`` or ``MEAN,STD`` (see ``tinynet.recipes.normalize_values``)."""
+    if text in NORMALIZE:
+        return text
+    try:
+        mean, std = normalize_values(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("normalize: ")) from None
+    return f"{mean},{std}"
+
+
+# --- the backend, checkpoints and --out ------------------------------------------------------
+
+def set_backend(name):
+    try:
+        backend.set_backend(name)
+    except backend.BackendUnavailable as e:
+        raise CLIError(str(e)) from None
+
+
+def read_checkpoint(path):
+    """The checkpoint at ``path``, checked from its types to its values against its model
+    (``train.load_model``: another model's weights, NaN weights, a bomb are one-line errors)."""
+    if not os.path.exists(path):
+        raise CLIError(f"checkpoint {path} does not exist")
+    try:
+        _, ckpt = training.load_model(path)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    return ckpt
+
+
+def checkpoint_classes(ckpt, path):
+    """The class names of a checkpoint's model: a fine-tuned one stores them (``Sneaker``, …, or
+    ``5``…``9``); a model trained by ``tinynet train`` tells MNIST's ten digits apart."""
+    names = ckpt["extra"].get("class_names")
+    if names is None:
+        return [str(d) for d in range(10)]
+    count = ckpt["extra"].get("num_classes", len(names) if isinstance(names, list) else None)
+    if (not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names)
+            or count != len(names)):
+        raise CLIError(f"{path}: its class names are damaged (expected {count} names as text, got {names!r})")
+    return names
+
+
+def load_weights(model, ckpt, path):
+    """Load the checkpoint's weights into ``model`` (from ``models.build``), after giving it the
+    checkpoint's number of classes (a fine-tuned head); a checkpoint that does not fit is a CLIError."""
+    try:
+        return _load_weights(model, ckpt, path, num_classes=len(checkpoint_classes(ckpt, path)))
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+def model_from_checkpoint(ckpt, path):
+    """The checkpoint's model with its weights, in eval mode."""
+    from .. import models
+    model = load_weights(models.build(ckpt["model_name"]), ckpt, path)
+    model.eval()
+    return model
+
+
+def claim_out(out, resuming=None, force=False, command="tinynet train"):
+    """Check ``--out`` before any work: writable, and not holding another run (see ``tinynet.run_folder``)."""
+    try:
+        removed = run_folder.claim(out, resuming, force, command)
+    except run_folder.RunFolderError as e:
+        raise CLIError(f"--out {e}") from None
+    except OSError as e:
+        raise CLIError(f"--out {out}: {e.strerror or e}") from None
+    if removed:
+        print(f"removed {len(removed)} leftover file(s) of an interrupted save from {out}/", file=sys.stderr)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as JSON to ``path`` through a temporary file, so a failure leaves the old file."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def first_conv_filters(model, out):
+    """``{"filters": PNG}`` of the first convolution's filters, or {} for a model without one."""
+    from .. import nn, plots
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first_conv is None:
+        return {}
+    return {"filters": plots.first_layer_filters(first_conv.weight, os.path.join(out, "filters.png"))}

@@ -1,0 +1,62 @@
+"""``tinynet predict CKPT IMAGE…``: classify your own digit images (any size, dark on light or
+light on dark), printing the class name and its probability, and the next two guesses."""
+import os
+
+from .. import backend, data
+from ..runs import make_normalize
+from ..tensor import Tensor, no_grad
+from .common import CLIError, checkpoint_classes, model_from_checkpoint, read_checkpoint
+
+HELP = "classify your own digit images with a checkpoint"
+
+
+def add_arguments(p):
+    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train or tinynet finetune")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit each (PNG; any size, "
+                   "dark on light or light on dark)")
+    p.add_argument("--save-input", metavar="PNG", help="also save the 28×28 image the model sees (one IMAGE only)")
+
+
+def check_save_input(path):
+    """``--save-input`` goes into a folder that exists (checked before any work)."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise CLIError(f"--save-input {path}: the folder {folder} does not exist")
+
+
+def save_input(path, digit):
+    import matplotlib.image
+    try:
+        matplotlib.image.imsave(path, digit, cmap="gray", vmin=0, vmax=1)
+    except (OSError, ValueError, KeyError) as e:      # KeyError: Pillow knows no such format
+        raise CLIError(f"--save-input {path}: cannot write it ({getattr(e, 'strerror', None) or e})") from None
+
+
+def run(args):
+    if args.save_input:
+        check_save_input(args.save_input)
+    ckpt = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt, args.checkpoint)
+    names = checkpoint_classes(ckpt, args.checkpoint)
+    normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
+    np = backend.get_module("numpy")
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CLIError(f"image {path} does not exist")
+        try:
+            digit = data.mnist_style(data.read_image(path))
+        except data.ImageError:
+            raise                       # its message names the file
+        except ValueError as e:
+            raise CLIError(f"{path}: {e}") from None
+        if args.save_input:
+            save_input(args.save_input, digit)
+        x = digit[None, None]
+        x = normalize(x) if normalize else x
+        with no_grad():
+            logits = model(Tensor(backend.to_backend(x.astype(np.float32), backend.get_backend())))
+        p = backend.to_numpy(logits.softmax(axis=1).data)[0]
+        order = np.argsort(p)[::-1]
+        others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
+        print(f"{path}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
+    return 0
