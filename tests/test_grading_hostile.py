@@ -89,6 +89,48 @@ HOSTILE = {
         "ex01_relu.py", "EXERCISE = 'relu'\nclass Evil:\n    def __array__(self, *a, **k):\n        raise SystemExit(0)\n"
         "    def __float__(self):\n        while True:\n            pass\n"
         "def relu(x):\n    return Evil()\n", "not an array"),
+    "tinynet's source executed under another name": (
+        "ex01_relu.py", "import os, tinynet\nEXERCISE = 'relu'\n"
+        "src = open(os.path.join(os.path.dirname(tinynet.__file__), 'ops', 'activation.py')).read()\n"
+        "g = {'__name__': 'copy', '__package__': 'tinynet.ops'}\nexec(compile(src, 'copy.py', 'exec'), g)\n"
+        "relu = g['relu']\n", "a copy of tinynet/ops/activation.py"),
+    "tinynet's code objects copied": (
+        "ex01_relu.py", "import types, tinynet as tn\nfrom tinynet.ops.activation import ReLU as R\nEXERCISE = 'relu'\n"
+        "def cp(f):\n    return types.FunctionType(f.__code__.replace(co_name='x'), f.__globals__)\n"
+        "class ReLU(tn.Function):\n    forward = cp(R.forward)\n    backward = cp(R.backward)\n"
+        "def relu(x):\n    return ReLU()(x)\n", "a copy of tinynet.ops.activation.ReLU.forward"),
+    "tinynet's relu in a raw thread": (
+        "ex01_relu.py", "import _thread\nimport tinynet.functional as F\nEXERCISE = 'relu'\n"
+        "def relu(x):\n    box, lock = [], _thread.allocate_lock()\n    lock.acquire()\n"
+        "    _thread.start_new(lambda: (box.append(F.relu(x)), lock.release()), ())\n"
+        "    lock.acquire()\n    return box[0]\n", "start a thread"),
+    "the profile hook looked at": ("ex01_relu.py", WRONG_RELU + "import sys\nsys.getprofile()\n", "profile hook"),
+    "a signal through a pidfd": ("ex01_relu.py", WRONG_RELU + "import os, signal\n"
+                                 "signal.pidfd_send_signal(os.pidfd_open(os.getppid()), signal.SIGSTOP)\n",
+                                 "signal another process"),
+    "a process started by _posixsubprocess": (
+        "ex01_relu.py", WRONG_RELU + "import _posixsubprocess, os, sys\nr, w = os.pipe()\n"
+        "_posixsubprocess.fork_exec([sys.executable, '-c', 'pass'], [sys.executable.encode()], True, (), None, None,"
+        " -1, -1, -1, -1, -1, -1, r, w, False, True, -1, None, None, None, -1, None, False)\n", "start a process"),
+    "a file outside changed through a dir_fd": (
+        "ex01_relu.py", WRONG_RELU + "import os\nd = os.open('/tmp/victim/..', os.O_RDONLY)\n"
+        "os.write(os.open('outside.txt', os.O_WRONLY | os.O_TRUNC, dir_fd=d), b'x')\n", "may not do"),
+    "a file outside removed through a dir_fd": ("ex01_relu.py", WRONG_RELU + "import os\n"
+                                                "os.remove('outside.txt', dir_fd=3)\n", "change files outside"),
+    "the teacher's solution imported": ("ex01_relu.py", "EXERCISE = 'relu'\nimport importlib.util as u\n"
+                                        f"s = u.spec_from_file_location('s', {str(ROOT / 'lessons/solutions/ex01_relu.py')!r})\n"
+                                        "m = u.module_from_spec(s)\ns.loader.exec_module(m)\nrelu = m.relu\n",
+                                        "teacher's solutions"),
+    "a message sent as the grader": ("ex01_relu.py", RELU + "import sys\nsys.audit('tinynet.grading.report', "
+                                     "{'event': 'done'})\n", "send a message as the grader"),
+    "a table of answers for the freezing cases": (
+        "ex11_freezing.py", "EXERCISE = 'freezing'\n"
+        "def matches(name, prefix):\n    return name == prefix or name.startswith(prefix + '.')\n"
+        "def freeze(model, names):\n    for n, p in model.named_parameters():\n"
+        "        if any(matches(n, m) for m in names):\n            p.requires_grad = False\n"
+        "def count_parameters(model, trainable_only=False):\n    return 402826 if trainable_only else 421642\n"
+        "def trainable_parameters(model):\n    return [p for p in model.parameters() if p.requires_grad]\n",
+        "a Sequential of Linear layers"),
     "a huge broadcast view returned": ("ex01_relu.py", "import numpy as np\nEXERCISE = 'relu'\n"
                                        "def relu(x):\n    return np.broadcast_to(np.float32(0), (1 << 40,))\n",
                                        "more than the grader takes"),
@@ -111,7 +153,7 @@ def test_a_hostile_submission_fails_quickly_with_a_reason(tmp_path, case):
     name, source, words = HOSTILE[case]
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me")
-    result, report, seconds = _grade(tmp_path, name, source.replace("/tmp/victim", str(outside)))
+    result, report, seconds = _grade(tmp_path, name, source.replace("/tmp/victim", str(tmp_path / "student")))
     assert not result.ok, report
     assert words in report, report
     assert seconds < TIMEOUT + 10, seconds
@@ -130,6 +172,12 @@ def test_writing_outside_its_folder_is_refused_and_changes_nothing(tmp_path):
         assert victim.read_text() == "keep me"
 
 
+def test_a_file_name_cannot_print_fake_lines(tmp_path):
+    name = "x\n  ✓ PASS  everything\n3 of 3 parts passed. Well done!\n.py"
+    result, report, _ = _grade(tmp_path, name, WRONG_RELU)
+    assert not result.ok and "\n  ✓ PASS  everything" not in report
+
+
 def test_files_in_its_own_temporary_folder_are_allowed(tmp_path):
     result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "open('scratch.txt', 'w').write('notes')\n")
     assert result.ok, report
@@ -145,7 +193,7 @@ def test_a_correct_solution_still_passes_after_the_attacks(tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     (b"\x89PNG\r\n\x1a\n\0\0\0", "binary data"), (b"\xff\xfe\xfa junk", "not UTF-8"), (b"", "cannot tell which exercise"),
-    (b"# Exercise notes\n\nSee the lesson.\n", "cannot tell which exercise"),
+    (b"# Exercise notes\n\nSee the lesson.\n", "SyntaxError"), (b"# notes\nx = 1\n", "cannot tell which exercise"),
     (b"EXERCISE = ['relu']\n", "plain string"), (b"EXERCISE = 'Relu'\n", "expected one of: relu, sigmoid"),
 ])
 def test_files_that_are_no_exercise_say_so_in_one_line(tmp_path, content, words):

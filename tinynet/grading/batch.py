@@ -83,7 +83,7 @@ def _check_csv_path(path):
 def _safe_cell(value):
     """A CSV cell that a spreadsheet will not run as a formula (a student names the files)."""
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@") or text[:1] in ("\t", "\r") else text
 
 
 def write_csv(path, exercise, rows):

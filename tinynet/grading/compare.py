@@ -23,7 +23,8 @@ def as_array(v, what):
     if v is None:
         raise Failed(f"{what} is None: nothing was returned.")
     if isinstance(v, Opaque):
-        raise Failed(f"{what} is a {v.type_name}, not an array or a Tensor.")
+        article = "an" if v.type_name[:1].lower() in "aeiou" else "a"
+        raise Failed(f"{what} is {article} {v.type_name}, not an array or a Tensor.")
     try:
         a = np.asarray(v, dtype="float64")
     except (TypeError, ValueError):

@@ -18,6 +18,7 @@ import numpy as np
 from . import exercises  # noqa: F401  (registers the exercises)
 from .compare import Failed
 from .protocol import decode, encode
+from .own import fingerprints as _fingerprints
 from .registry import EXERCISES, by_number
 from .runner import run_child
 from .source import _MISSING, NotAString, NotGradable, Source, exercises_named_by
@@ -110,10 +111,23 @@ def choose_exercise(source, requested=None):
             raise NotGradable(f"the file's name says exercise {named[0].number:02d} ({named[0].name}), but it sets "
                               f"EXERCISE = {declared!r}")
         return named[0]
+    if declared is _MISSING and source.syntax_error:
+        raise NotGradable(f"the file does not run: {source.syntax_error}")
     if declared is _MISSING:
         raise NotGradable("cannot tell which exercise this is: name the file exNN_….py, set EXERCISE = \"…\" in it, "
                           f"or pass --exercise NAME (one of: {names()})")
     return EXERCISES[declared]
+
+
+_FINGERPRINTS = {}
+
+
+def fingerprints(exercise):
+    """``own.fingerprints`` of the exercise's forbidden objects, computed once per exercise."""
+    with _JUDGING:
+        if exercise.name not in _FINGERPRINTS:
+            _FINGERPRINTS[exercise.name] = _fingerprints(exercise.forbidden())
+        return _FINGERPRINTS[exercise.name]
 
 
 def prepare(exercise, seed):
@@ -151,7 +165,7 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
             result.problem = f"the file does not run: {source.syntax_error}"
             result.parts = [PartResult(p.title, "fail", result.problem, p.hint) for p in ex.parts]
         else:
-            run = run_child(source.path, source.text, ex.name, inputs, timeout, memory)
+            run = run_child(source.path, source.text, ex.name, inputs, timeout, memory, fingerprints(ex))
             with _JUDGING:
                 result.parts, result.problem = judge_run(ex, source, run, inputs, refs, timeout)
             result.output = run.output
@@ -184,10 +198,14 @@ def judge_run(ex, source, run, inputs, refs, timeout):
         return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     used = {}
     for m in run.events("own_implementation"):
-        used.setdefault(m.get("index"), str(m.get("name")))
-    if -1 in used:
+        if type(m.get("index")) is int:
+            used.setdefault(m["index"], str(m.get("name")))
+    if -1 in used and used[-1].startswith("a copy of"):
+        problem = f"the file runs {one_line(used[-1], 120)}, tinynet's own implementation: the exercise is to write it"
+    elif -1 in used:
         problem = (f"uses tinynet's own implementation ({one_line(used[-1], 120)}) when the file is imported; "
                    "the exercise is to write it (a self-test belongs under if __name__ == \"__main__\":)")
+    if -1 in used:
         return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     loaded = bool(run.events("loaded"))
     if not loaded:
@@ -195,7 +213,7 @@ def judge_run(ex, source, run, inputs, refs, timeout):
         return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
     reports = {}
     for m in run.events("part"):
-        if isinstance(m.get("index"), int):
+        if type(m.get("index")) is int:
             reports.setdefault(m["index"], m)
     results = []
     for i, part in enumerate(ex.parts):
@@ -270,7 +288,7 @@ def _lines(lines):
 
 
 def print_report(result, out, show_output=False):
-    print(f"Checking {result.path}", file=out)
+    print(f"Checking {one_line(result.path, 400)}", file=out)
     ex = result.exercise
     if ex is not None:
         print(f"Exercise {ex.number:02d} · {ex.title} ({len(ex.parts)} parts; random inputs, seed {result.seed})",

@@ -48,7 +48,7 @@ def _environment(workdir):
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run_child(student, source, exercise_name, inputs, timeout, memory):
+def run_child(student, source, exercise_name, inputs, timeout, memory, copies=None):
     """Grade ``source`` (the text of the file ``student``) as ``exercise_name`` in a child; return a ``ChildRun``."""
     run, start = ChildRun(), time.monotonic()
     base = tempfile.mkdtemp(prefix="tinynet-grade-")
@@ -58,7 +58,7 @@ def run_child(student, source, exercise_name, inputs, timeout, memory):
     job_r, job_w = os.pipe()
     token = secrets.token_hex(16)             # in every genuine message: lines the file writes itself lack it
     job = {"student": str(Path(student).resolve()), "source": source, "exercise": exercise_name, "inputs": inputs,
-           "fd": results_w, "token": token, "memory": int(memory), "cpu": int(timeout) + 2, "workdir": work}
+           "fd": results_w, "token": token, "copies": copies or {}, "private": _private(student), "memory": int(memory), "cpu": int(timeout) + 2, "workdir": work}
     command = [sys.executable, "-I", "-c", BOOT, ROOT, str(job_r)]
     proc = None
     try:
@@ -87,6 +87,13 @@ def run_child(student, source, exercise_name, inputs, timeout, memory):
     if not run.ending:
         run.ending = _describe(run.returncode, timeout)
     return run
+
+
+def _private(student):
+    """Folders the file may not read: the teacher's solutions, unless it is one of them."""
+    solutions = Path(ROOT, "lessons", "solutions").resolve()
+    inside = solutions in Path(student).resolve().parents
+    return [] if inside or not solutions.is_dir() else [str(solutions)]
 
 
 def _send(fd, data):

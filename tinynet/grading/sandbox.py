@@ -23,6 +23,7 @@ import _posixsubprocess
 import _thread
 
 REFUSED_EXIT = 86                     # the child's exit status after a refused operation
+REPORT = "tinynet.grading.report"     # the audit event that carries the harness's messages
 OUTPUT_LIMIT = 64 << 20               # bytes the child may write to one file
 
 REFUSED = {
@@ -53,17 +54,17 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 HARMLESS = {"/dev/null", "/dev/stdout", "/dev/stderr"}
 # Built-in functions with no audit event that graded code never needs; the profile hook sees every
 # call of a built-in ("c_call") and stops the process before it runs.
-UNAUDITED = {
-    _thread.start_new_thread: "start a thread", _thread.start_new: "start a thread",
-    _posixsubprocess.fork_exec: "start a process (_posixsubprocess)",
-    os.setsid: "leave its process group (os.setsid)", os.setpgid: "leave its process group (os.setpgid)",
-    os.setpgrp: "leave its process group (os.setpgrp)", os.mkfifo: "make a named pipe (os.mkfifo)",
-    os.mknod: "make a device file (os.mknod)", os.fchmod: "change a file's mode (os.fchmod)",
-    os.fchown: "change a file's owner (os.fchown)",
-    **({os.pidfd_open: "signal another process (os.pidfd_open)"} if hasattr(os, "pidfd_open") else {}),
-    **({signal.pidfd_send_signal: "signal another process (signal.pidfd_send_signal)"}
-       if hasattr(signal, "pidfd_send_signal") else {}),
-}
+UNAUDITED = [   # (function, what it does): a list, since equal built-ins (aliases) would merge as dict keys
+    (_thread.start_new_thread, "start a thread"), (_thread.start_new, "start a thread"),
+    (sys.getprofile, "look at the grader's profile hook (sys.getprofile)"),
+    (sys.gettrace, "look at the grader's trace hook (sys.gettrace)"),
+    (_posixsubprocess.fork_exec, "start a process (_posixsubprocess)"),
+    (os.setsid, "leave its process group (os.setsid)"), (os.setpgid, "leave its process group (os.setpgid)"),
+    (os.setpgrp, "leave its process group (os.setpgrp)"), (os.mkfifo, "make a named pipe (os.mkfifo)"),
+    (os.mknod, "make a device file (os.mknod)"), (os.fchmod, "change a file's mode (os.fchmod)"),
+    (os.fchown, "change a file's owner (os.fchown)"),
+] + [(f, "signal another process (pidfd)") for f in (getattr(os, "pidfd_open", None),
+                                                      getattr(signal, "pidfd_send_signal", None)) if f is not None]
 
 
 def limit(memory, cpu_seconds):
@@ -76,11 +77,27 @@ def limit(memory, cpu_seconds):
             pass
 
 
-def guard(report, workdir):
+def guard(report, workdir, send=None, senders=(), private=()):
     """Install the audit hook (see the module docstring). ``report(what)`` is called once, then the
-    process exits with ``REFUSED_EXIT``."""
+    process exits with ``REFUSED_EXIT``.
+
+    Reading a file under one of the ``private`` folders (the teacher's solutions) is refused too.
+    ``sys.audit(REPORT, message)`` passes ``message`` to ``send`` when the calling frames are
+    exactly one of ``senders`` (tuples of code objects, innermost first): only the harness's own
+    functions, called by the harness, can send; the sender itself is reachable from no frame.
+    """
     home = os.path.realpath(workdir) + os.sep
-    exit_now = os._exit
+    hidden = tuple(os.path.realpath(p) + os.sep for p in private)
+    exit_now, get_frame = os._exit, sys._getframe
+    chains = {tuple(id(c) for c in chain) for chain in senders}
+    keep = list(senders)                          # noqa: F841 — keeps the code objects (and their ids) alive
+
+    def from_harness():
+        frame, chain = get_frame(2), []           # 0 this function, 1 the hook, 2 the caller of sys.audit
+        while frame is not None and len(chain) < 8:
+            chain.append(id(frame.f_code))
+            frame = frame.f_back
+        return tuple(chain) in chains
 
     def inside(path):
         if isinstance(path, int):
@@ -98,12 +115,18 @@ def guard(report, workdir):
             exit_now(REFUSED_EXIT)
 
     def hook(event, args):
-        if event in REFUSED:
+        if event == REPORT:
+            if send is None or not from_harness():
+                refuse("send a message as the grader (sys.audit)")
+            send(args[0])
+        elif event in REFUSED:
             refuse(REFUSED[event])
         elif event == "open":
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
                      (mode is None and isinstance(flags, int) and flags & WRITE_FLAGS)
+            if hidden and not isinstance(path, int) and os.path.realpath(os.fsdecode(path)).startswith(hidden):
+                refuse(f"read the teacher's solutions ({os.fsdecode(path)})")
             if writes and not inside(path):
                 refuse(f"write to {os.fsdecode(path) if not isinstance(path, int) else f'descriptor {path}'}")
             if mode is None and not isinstance(path, int) and not inside(path) and os.path.isdir(path):
@@ -123,20 +146,30 @@ def guard(report, workdir):
     sys.addaudithook(hook)
 
 
-def watch_calls(report, refuse, codes, part):
-    """``report(name, part())`` for calls of the code objects ``codes`` ({code: name}), once per part.
+def watch_calls(report, refuse, codes, part, copies=None, own_files=frozenset()):
+    """``report(name, part())`` for calls of the code objects ``codes`` ({code: name}), once per part,
+    and of new code whose ``own.content_key`` is in ``copies`` ({digest: (name, anywhere)}): from any
+    file if ``anywhere``, else only when compiled from one of ``own_files`` (tinynet's own modules).
 
     A call of an ``UNAUDITED`` built-in (a thread would run unwatched; the others have no audit
     event) calls ``refuse(what)`` and ends the process.
     """
+    from .own import content_key
     keep = list(codes)                                   # ids stay valid while the objects live
     names = {id(c): n for c, n in codes.items()}
+    checked, copies = {}, copies or {}
     seen = set()
-    unaudited, exit_now = {id(f): what for f, what in UNAUDITED.items()}, os._exit
+    unaudited, exit_now = {id(f): what for f, what in UNAUDITED}, os._exit
 
     def profile(frame, event, arg):
         if event == "call":
-            name = names.get(id(frame.f_code))
+            code = frame.f_code
+            name = names.get(id(code))
+            if name is None and copies and id(code) not in checked:
+                checked[id(code)] = code
+                copy, anywhere = copies.get(content_key(code), (None, False))
+                if copy is not None and (anywhere or code.co_filename in own_files):
+                    name = names[id(code)] = copy
             if name is not None and (name, part()) not in seen:
                 seen.add((name, part()))
                 report(name, part())

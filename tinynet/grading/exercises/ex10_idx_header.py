@@ -101,10 +101,19 @@ def six_types(mod, inp):
             for dtype, shape, data in inp["cases"]}
 
 
-GOOD = bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(range(6))
-INVALID = {"a PNG file": b"\x89PNG\r\n\x1a\n" + bytes(20), "type code 0x07": GOOD[:2] + b"\x07" + GOOD[3:],
-           "only 2 bytes": b"\x00\x00", "a header cut short": GOOD[:9], "one value byte missing": GOOD[:-1],
-           "one byte too many": GOOD + b"\x00"}
+INVALID = ["a PNG file", "an unknown type code", "only 2 bytes", "a header cut short", "one value byte missing",
+           "one byte too many"]
+
+
+def _invalid_inputs(rng):
+    """Broken variants of a random well-formed file (a new one each run)."""
+    from data_tools.idx import idx_bytes
+    dtype = rng.choice(["uint8", "int16", "float32"])
+    good = idx_bytes((rng.standard_normal(tuple(int(d) for d in rng.integers(2, 5, 2))) * 50).astype(dtype))
+    code = int(rng.choice([0x00, 0x07, 0x0A, 0x0F, 0x10]))
+    return {"cases": dict(zip(INVALID, [b"\x89PNG\r\n\x1a\n" + bytes(int(rng.integers(8, 40))),
+                                        good[:2] + bytes([code]) + good[3:], good[:2],
+                                        good[:int(rng.integers(5, 12))], good[:-1], good + bytes([int(rng.integers(256))])]))}
 
 
 def _judge_invalid(got, ref, inputs):
@@ -118,7 +127,7 @@ def _judge_invalid(got, ref, inputs):
 
 @ex.part("invalid bytes raise ValueError", "Check before you index: the two zero bytes, a known type code, enough "
          "bytes for the header, and exactly as many value bytes as the header announces.",
-         inputs=lambda rng: {"cases": INVALID}, uses=["parse_header", "read_idx_bytes"], judge=_judge_invalid)
+         inputs=_invalid_inputs, uses=["parse_header", "read_idx_bytes"], judge=_judge_invalid)
 def invalid(mod, inp):
     outcomes = {}
     for what, data in inp["cases"].items():

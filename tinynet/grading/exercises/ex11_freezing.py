@@ -50,49 +50,79 @@ MATCH_CASES = [("fc1.weight", "fc1"), ("fc10.weight", "fc1"), ("1.weight", "1"),
                ("features.01.weight", "features.0"), ("fc1", "fc1")]
 
 
+def _match_inputs(rng):
+    """The cases above, and as many drawn anew each run: a layer k against prefixes that are, or are
+    not, whole components of its name."""
+    cases = list(MATCH_CASES)
+    for _ in range(8):
+        layer, k = str(rng.choice(["fc", "conv", "layer", ""])), int(rng.integers(1, 10))
+        name = f"{layer}{k}{int(rng.integers(0, 10))}.{rng.choice(['weight', 'bias'])}" if rng.random() < 0.5 \
+            else f"block.{layer}{k}.{rng.choice(['weight', 'bias'])}"
+        prefix = f"{layer}{k}" if not name.startswith("block.") else str(rng.choice(["block", f"block.{layer}{k}", "blo"]))
+        cases.append((name, prefix))
+    return {"cases": cases}
+
+
 def _judge_matches(got, ref, inputs):
-    for (name, prefix), g, want in zip(MATCH_CASES, got.get("answers") or [None] * len(MATCH_CASES), ref["answers"]):
+    answers = got.get("answers") if isinstance(got.get("answers"), list) else [None] * len(ref["answers"])
+    for (name, prefix), g, want in zip(inputs["cases"], answers, ref["answers"]):
         if g is not want:
             raise Failed(f"matches({name!r}, {prefix!r}) returned {g!r}, expected {want}.")
 
 
 @ex.part("matches(): whole name components", "Compare whole dot-separated components: 'fc1' is a prefix of "
-         "'fc10.weight' as a string, but not as a name.", inputs=lambda rng: {}, uses=["matches"], judge=_judge_matches)
+         "'fc10.weight' as a string, but not as a name.", inputs=_match_inputs, uses=["matches"], judge=_judge_matches)
 def matches(mod, inp):
-    return {"answers": [bool(get(mod, "matches")(name, prefix)) for name, prefix in MATCH_CASES]}
+    return {"answers": [bool(get(mod, "matches")(name, prefix)) for name, prefix in inp["cases"]]}
 
 
 def _judge_counts(got, ref, inputs):
-    if got.get("all") != ref["all"]:
-        raise Failed(f"count_parameters(model) = {got.get('all')!r}, expected {ref['all']:,}.")
-    if got.get("trainable") != ref["trainable"]:
-        raise Failed(f"after freeze(['conv1', 'conv2']): {got.get('trainable')!r} trainable, "
-                     f"expected {ref['trainable']:,}.")
-    if got.get("frozen") != ref["frozen"]:
-        raise Failed(f"after freeze(['conv1', 'conv2']) the frozen parameters are {got.get('frozen')}, "
-                     f"expected {ref['frozen']}.")
+    for key, model in (("cnn", "the articles' CNN"), ("mlp", f"a Sequential of Linear layers {inputs['sizes']}")):
+        g, want = got.get(key) if isinstance(got.get(key), dict) else {}, ref[key]
+        frozen = inputs["frozen"] if key == "mlp" else ["conv1", "conv2"]
+        if g.get("all") != want["all"]:
+            raise Failed(f"count_parameters(model) = {g.get('all')!r} for {model}, expected {want['all']:,}.")
+        if g.get("trainable") != want["trainable"]:
+            raise Failed(f"after freeze({frozen}) of {model}: {g.get('trainable')!r} trainable, "
+                         f"expected {want['trainable']:,}.")
+        if g.get("frozen") != want["frozen"]:
+            raise Failed(f"after freeze({frozen}) of {model} the frozen parameters are {g.get('frozen')}, "
+                         f"expected {want['frozen']}.")
 
 
-@ex.part("the articles' CNN: 421,642 weights; 402,826 trainable with conv1 and conv2 frozen", HINT,
-         inputs=lambda rng: {}, uses=["matches", "freeze", "count_parameters"], judge=_judge_counts)
-def counts(mod, inp):
-    model, count = ArticleCNN(), get(mod, "count_parameters")
+def _count_inputs(rng):
+    sizes = [int(n) for n in rng.integers(2, 40, int(rng.integers(3, 6)))]
+    return {"sizes": sizes, "frozen": [str(i) for i in sorted(rng.choice(len(sizes) - 1, 2, replace=False))]}
+
+
+def _count(mod, model, frozen):
+    count = get(mod, "count_parameters")
     values = {"all": count(model)}
-    get(mod, "freeze")(model, ["conv1", "conv2"])
+    get(mod, "freeze")(model, frozen)
     return {**values, "trainable": count(model, trainable_only=True),
             "frozen": sorted(n for n, p in model.named_parameters() if not p.requires_grad)}
 
 
+@ex.part("the articles' CNN: 421,642 weights; 402,826 trainable with conv1 and conv2 frozen; a random model too",
+         HINT, inputs=_count_inputs, uses=["matches", "freeze", "count_parameters"], judge=_judge_counts)
+def counts(mod, inp):
+    sizes = inp["sizes"]
+    mlp = nn.Sequential(*[nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])])
+    return {"cnn": _count(mod, ArticleCNN(), ["conv1", "conv2"]), "mlp": _count(mod, mlp, inp["frozen"])}
+
+
 def _judge_sequential(got, ref, inputs):
     if got.get("frozen") != ref["frozen"]:
-        raise Failed(f"frozen parameters: {got.get('frozen')}, expected {', '.join(ref['frozen'])}.")
+        raise Failed(f"after freeze({inputs['prefixes']}): frozen parameters {got.get('frozen')}, "
+                     f"expected {', '.join(ref['frozen'])}.")
 
 
-@ex.part("freeze() in a Sequential: '1' freezes layer 1, not 10 or 11", HINT, inputs=lambda rng: {},
+@ex.part("freeze() in a Sequential: '1' freezes layer 1, not 10 or 11", HINT,
+         inputs=lambda rng: {"prefixes": ["1", str(int(rng.integers(2, 10)))]},
          uses=["matches", "freeze"], judge=_judge_sequential)
 def sequential(mod, inp):
     model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(12)])
-    get(mod, "freeze")(model, ["1", "3"])
+    get(mod, "freeze")(model, inp["prefixes"])
     return {"frozen": sorted(n for n, p in model.named_parameters() if not p.requires_grad)}
 
 
