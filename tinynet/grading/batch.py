@@ -100,7 +100,7 @@ def write_csv(path, exercise, rows):
             for student, result in rows:
                 statuses = [("pass" if p.status == "pass" else "fail") for p in result.parts] or \
                     ["fail"] * len(exercise.parts)           # a TODO is a fail; the reason says "not written yet"
-                w.writerow([_safe_cell(student), _safe_cell(result.path), exercise.name, *statuses, result.passed,
+                w.writerow([_safe_cell(one_line(student, 200)), _safe_cell(one_line(result.path, 400)), exercise.name, *statuses, result.passed,
                             len(exercise.parts), f"{result.seconds:.1f}", result.seed,
                             _safe_cell(one_line(result.first_reason))])
         os.replace(tmp, path)
