@@ -13,6 +13,7 @@ import pytest
 
 import tinynet as tn
 from tinynet import checkpoints, cli, models, optim, serialization, train
+from cli_run import run as eval_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,13 +53,6 @@ def variant(good, tmp_path, change, name="bad.npz"):
     return tmp_path / name
 
 
-def eval_cli(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def setter(key, value):

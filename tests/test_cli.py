@@ -8,18 +8,9 @@ import numpy as np
 import pytest
 
 from tinynet import cli, train
+from cli_run import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(capsys, *argv):
-    """Exit code, stdout, stderr of ``tinynet ARGV`` run in this process."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:              # argparse exits on bad options
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,11 @@ import pytest
 
 import tinynet as tn
 from tinynet import cli, models, train
+from cli_run import run
 
 FT = ["--task", "digits5-9", "--labels-per-class", "6", "--test-limit", "60", "--batch-size", "10", "--no-plots"]
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

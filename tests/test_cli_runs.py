@@ -16,19 +16,12 @@ import numpy as np
 import pytest
 
 from tinynet import cli, optim, run_folder, train
+from cli_run import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--model", "mlp", "--limit", "300", "--batch-size", "50", "--augment", "--no-plots"]   # 6 steps an epoch
 
 
-def run(capsys, *argv):
-    """Exit code, stdout, stderr of ``tinynet ARGV`` run in this process."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(err, command="train"):

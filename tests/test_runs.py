@@ -103,3 +103,16 @@ def test_build_run_continues_a_checkpoint(tmp_path, capsys):
     assert [h["lr"] for h in run.history] == [h["lr"] for h in ckpt["history"]]
     for name, w in run.model.state_dict().items():
         np.testing.assert_array_equal(w.numpy(), ckpt["model"][name].numpy(), err_msg=name)
+
+
+def test_a_schedule_added_on_resume_starts_from_the_current_rate(tmp_path):
+    from tinynet.recipes import TrainSettings
+    from tinynet.runs import build_run
+    from tinynet import train
+    run = build_run(TrainSettings(model="mlp", epochs=1, limit=200, lr=0.01))
+    run.fit()
+    path = tmp_path / "c.npz"
+    train.save_checkpoint(path, run.model, run.optimizer, 1, "mlp", run.history, run.settings.as_dict())
+    resumed = build_run(TrainSettings(model="mlp", epochs=3, limit=200, lr=0.01, schedule="cosine"),
+                        train.load_checkpoint(path))
+    assert resumed.scheduler is not None and resumed.optimizer.param_groups[0]["initial_lr"] == 0.01

@@ -32,8 +32,11 @@ def make_optimizer(settings, params):
 
 
 def make_scheduler(settings, optimizer, epochs_done=0):
-    """The learning-rate schedule (None for ``"none"``), at its place after ``epochs_done`` epochs."""
+    """The learning-rate schedule (None for ``"none"``), at its place after ``epochs_done`` epochs.
+    A schedule added when resuming a run that had none starts from the learning rate it had."""
     if settings.schedule == "cosine":
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
         return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs, last_epoch=epochs_done - 1)
     return None
 

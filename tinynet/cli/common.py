@@ -53,45 +53,33 @@ class OneLineParser(argparse.ArgumentParser):
 
 # --- option types: each rejects a bad value with a message that says what is allowed --------
 
-def positive_int(text):
+def _number(text, kind, expected, ok, problem):
+    """``kind(text)`` if ``ok`` of it, else an ArgumentTypeError that says what is allowed."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(problem.format(value=value, text=text))
     return value
+
+
+def positive_int(text):
+    return _number(text, int, "a positive whole number", lambda v: v >= 1, "must be at least 1, got {value}")
 
 
 def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1e-3, got {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+    return _number(text, float, "a number such as 1e-3", lambda v: v > 0 and math.isfinite(v),
+                   "must be a positive number, got {text}")
 
 
 def fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return _number(text, float, "a number in [0, 1)", lambda v: 0 <= v < 1, "must be in [0, 1), got {text}")
 
 
 def seed(text):
     """A seed: a whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number such as 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _number(text, int, "a whole number such as 0", lambda v: v >= 0, "must be 0 or more, got {value}")
 
 
 def normalization(text):
