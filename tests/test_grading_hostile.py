@@ -252,3 +252,17 @@ def test_values_travel_exactly():
     back = decode(encode({"a": a, "n": 3, "t": (1, [2.5, None]), "s": "x", "o": object()}))
     assert back["a"].dtype == np.float32 and np.array_equal(back["a"], a)
     assert back["n"] == 3 and back["t"] == [1, [2.5, None]] and back["s"] == "x" and back["o"].type_name == "object"
+
+
+def test_where_namespaces_are_allowed_the_child_sees_nothing_else(tmp_path):
+    from tinynet.grading import isolation
+    if not isolation.available():
+        pytest.skip("this machine does not allow Linux namespaces (unshare)")
+    probe = RELU + "import os\nprint('parent', os.getppid(), 'processes', sum(p.isdigit() for p in os.listdir('/proc')))\n"
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "ex01_relu.py").write_text(probe)
+    out = io.StringIO()
+    result = check_file(folder / "ex01_relu.py", out=out, show_output=True)
+    report = out.getvalue()
+    assert "parent 0 processes 1" in report, report

@@ -124,8 +124,11 @@ def check_class(folder, exercise, csv_path=None, jobs=None, timeout=DEFAULT_TIME
     jobs = jobs or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     seed = int(np.random.SeedSequence().entropy % 2 ** 31) if seed is None else int(seed)
     prepared = (*prepare(exercise, seed), seed)
+    from . import isolation
+    walls = "each in Linux namespaces" if isolation.available() else \
+        "no OS isolation on this machine (unshare not permitted): in-process guard rails only"
     print(f"Grading {len(subs)} submissions of exercise {exercise.number:02d} · {exercise.title} "
-          f"({jobs} at a time, {timeout:g} s each at most; seed {seed})", file=out)
+          f"({jobs} at a time, {timeout:g} s each at most; seed {seed}; {walls})", file=out)
     width = min(40, max(len(s) for s, _, _ in subs))
     results, lock = {}, threading.Lock()
 
