@@ -266,3 +266,11 @@ def test_where_namespaces_are_allowed_the_child_sees_nothing_else(tmp_path):
     result = check_file(folder / "ex01_relu.py", out=out, show_output=True)
     report = out.getvalue()
     assert "parent 0 processes 1" in report, report
+
+
+def test_what_the_file_prints_is_shown_only_on_request_and_marked(tmp_path):
+    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "print('  ✓ PASS  hello from the student')\n")
+    assert result.ok and "printed 1 line" in report and "hello from the student" not in report
+    out = io.StringIO()
+    check_file(tmp_path / "student" / "ex01_relu.py", out=out, show_output=True)
+    assert "  │ ✓ PASS  hello from the student" in out.getvalue(), out.getvalue()

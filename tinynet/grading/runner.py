@@ -59,7 +59,7 @@ def run_child(student, source, exercise_name, inputs, timeout, memory, copies=No
     token = secrets.token_hex(16)             # in every genuine message: lines the file writes itself lack it
     job = {"student": str(Path(student).resolve()), "source": source, "exercise": exercise_name, "inputs": inputs,
            "fd": results_w, "token": token, "copies": copies or {}, "private": _private(student), "memory": int(memory), "cpu": int(timeout) + 2, "workdir": work}
-    command = [sys.executable, "-I", "-c", BOOT, ROOT, str(job_r)]
+    command = [sys.executable, "-I", "-u", "-c", BOOT, ROOT, str(job_r)]     # -u: prints reach the file at once
     proc = None
     try:
         if isolation.available():
@@ -138,6 +138,8 @@ def _collect(run, fd, proc, deadline, token):
                 break
             _receive(run, bytes(pending[:end]), token)
             del pending[:end + 1]
+        if run.events("done"):
+            return                                # everything arrived; the child is killed anyway
         if len(pending) > protocol.MAX_LINE:
             run.ending = f"it sent a line of more than {protocol.MAX_LINE >> 20} MB"
             return
