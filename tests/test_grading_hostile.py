@@ -273,4 +273,4 @@ def test_what_the_file_prints_is_shown_only_on_request_and_marked(tmp_path):
     assert result.ok and "printed 1 line" in report and "hello from the student" not in report
     out = io.StringIO()
     check_file(tmp_path / "student" / "ex01_relu.py", out=out, show_output=True)
-    assert "  │ ✓ PASS  hello from the student" in out.getvalue(), out.getvalue()
+    assert "  │ ✓ PASS hello from the student" in out.getvalue(), out.getvalue()
