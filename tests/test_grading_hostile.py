@@ -4,7 +4,6 @@ Each is graded in its own child process (tinynet.grading); the grader's verdicts
 files must come out unchanged, and a correct solution graded afterwards must still pass.
 """
 import io
-import textwrap
 import time
 from pathlib import Path
 
@@ -264,8 +263,7 @@ def test_where_namespaces_are_allowed_the_child_sees_nothing_else(tmp_path):
     (folder / "ex01_relu.py").write_text(probe)
     out = io.StringIO()
     result = check_file(folder / "ex01_relu.py", out=out, show_output=True)
-    report = out.getvalue()
-    assert "parent 0 processes 1" in report, report
+    assert result.ok and "parent 0 processes 1" in out.getvalue(), out.getvalue()
 
 
 def test_what_the_file_prints_is_shown_only_on_request_and_marked(tmp_path):

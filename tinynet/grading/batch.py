@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import runner
-from .grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, FileResult, PartResult, check_file, one_line, prepare
+from .grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, check_file, prepare
+from .results import FileResult, PartResult, one_line
 from .source import exercises_named_by
 
 

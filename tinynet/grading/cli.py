@@ -12,7 +12,9 @@ import math
 import sys
 
 from .batch import BatchError, check_class
-from .grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, check_file, find_exercise, names, print_report
+from .choose import find_exercise, names
+from .grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, check_file
+from .results import print_report
 
 
 def _number(kind, low, high):

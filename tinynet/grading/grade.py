@@ -11,112 +11,21 @@ import copy
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import exercises  # noqa: F401  (registers the exercises)
+from .choose import choose_exercise
 from .compare import Failed
-from .protocol import decode, encode
 from .own import fingerprints as _fingerprints
-from .registry import EXERCISES, by_number
+from .protocol import decode, encode
+from .results import FileResult, PartResult, one_line, print_report
 from .runner import run_child
-from .source import _MISSING, NotAString, NotGradable, Source, exercises_named_by
+from .source import NotGradable, Source
 
 DEFAULT_TIMEOUT = 30.0                 # seconds per file
 DEFAULT_MEMORY = 2 << 30               # bytes of address space for the child
 _JUDGING = threading.Lock()            # judges may run tinynet's autograd, whose grad mode is global
-
-
-@dataclass
-class PartResult:
-    title: str
-    status: str                        # "pass", "fail" or "todo" (not written yet: a fail)
-    reason: str = ""                   # one line: what went wrong
-    hint: str = ""
-
-
-@dataclass
-class FileResult:
-    path: str
-    exercise: object = None            # the Exercise, or None when the file could not be graded
-    parts: list = field(default_factory=list)
-    problem: str = ""                  # why the whole file failed, if it did
-    seconds: float = 0.0
-    seed: int = 0
-    output: str = ""                   # what the student's code printed (not graded)
-    usage_error: bool = False          # the command was wrong (no such file), not the submission
-
-    @property
-    def passed(self):
-        return sum(p.status == "pass" for p in self.parts)
-
-    @property
-    def ok(self):
-        return bool(self.parts) and not self.problem and self.passed == len(self.parts)
-
-    @property
-    def first_reason(self):
-        if self.problem:
-            return self.problem
-        return next((p.reason for p in self.parts if p.status != "pass"), "")
-
-
-def one_line(text, limit=300):
-    """A message from the student's side, safe to print: one line, no control characters."""
-    text = "".join(c if c.isprintable() else " " for c in str(text))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def find_exercise(name):
-    """An exercise by name (``relu``), number (``1``, ``01``) or file stem (``ex01_relu``), or None."""
-    text = str(name).strip().lower()
-    if text in EXERCISES:
-        return EXERCISES[text]
-    digits = text[2:].split("_")[0] if text.startswith("ex") else text
-    return by_number(int(digits)) if digits.isdigit() else None
-
-
-def names():
-    return ", ".join(EXERCISES)
-
-
-def choose_exercise(source, requested=None):
-    """The Exercise to grade ``source`` as, or ``NotGradable`` saying why there is none."""
-    declared = source.declared
-    if isinstance(declared, NotAString):
-        raise NotGradable(f"EXERCISE must be a plain string such as EXERCISE = \"relu\", not {declared}; "
-                          f"expected one of: {names()}")
-    if declared is not _MISSING and declared not in EXERCISES:
-        raise NotGradable(f"the file sets EXERCISE = {one_line(repr(declared), 60)}, which is no exercise; "
-                          f"expected one of: {names()}")
-    if requested is not None:
-        ex = find_exercise(requested)
-        if ex is None:
-            raise NotGradable(f"--exercise {requested!r}: no such exercise; expected one of: {names()}", usage=True)
-        if declared is not _MISSING and declared != ex.name:
-            raise NotGradable(f"graded as exercise {ex.number:02d} ({ex.name}), but the file sets "
-                              f"EXERCISE = {declared!r}: it is another exercise")
-        return ex
-    named = exercises_named_by(source.path, EXERCISES.values())
-    if None in named:
-        raise NotGradable(f"the file's name {source.path.name} points at an exercise number that does not exist; "
-                          f"pass --exercise NAME (one of: {names()})")
-    if len(named) > 1:
-        raise NotGradable(f"the file's name {source.path.name} points at several exercises "
-                          f"({', '.join(ex.name for ex in named)}); pass --exercise NAME")
-    if named:
-        if declared is not _MISSING and declared != named[0].name:
-            raise NotGradable(f"the file's name says exercise {named[0].number:02d} ({named[0].name}), but it sets "
-                              f"EXERCISE = {declared!r}")
-        return named[0]
-    if declared is _MISSING and source.syntax_error:
-        raise NotGradable(f"the file does not run: {source.syntax_error}")
-    if declared is _MISSING:
-        raise NotGradable("cannot tell which exercise this is: name the file exNN_….py, set EXERCISE = \"…\" in it, "
-                          f"or pass --exercise NAME (one of: {names()})")
-    return EXERCISES[declared]
 
 
 _FINGERPRINTS = {}
@@ -283,35 +192,3 @@ def _missing(run, loaded, timeout):
     return f"the grading process ended during {when} ({why})"
 
 
-def _lines(lines):
-    return f"{len(lines)} line{'s' * (len(lines) != 1)}"
-
-
-def print_report(result, out, show_output=False):
-    print(f"Checking {one_line(result.path, 400)}", file=out)
-    ex = result.exercise
-    if ex is not None:
-        print(f"Exercise {ex.number:02d} · {ex.title} ({len(ex.parts)} parts; random inputs, seed {result.seed})",
-              file=out)
-    if result.problem:
-        print(f"  ✗ FAIL  {result.problem}", file=out)
-    else:
-        for p in result.parts:
-            if p.status == "pass":
-                print(f"  ✓ PASS  {p.title}", file=out)
-            elif p.status == "todo":
-                print(f"  · TODO  {p.title}\n          {p.reason}", file=out)
-            else:
-                print(f"  ✗ FAIL  {p.title}\n          {p.reason}\n          hint: {p.hint}", file=out)
-    if result.output.strip():
-        lines = result.output.rstrip().splitlines()
-        if show_output:
-            print(f"What the file printed ({_lines(lines)}; not graded):", file=out)
-            for line in lines[-200:]:
-                print(f"  │ {one_line(line, 200)}", file=out)
-        else:
-            print(f"(the file printed {_lines(lines)}; --show-output shows them)", file=out)
-    if ex is None:
-        print("Not graded.", file=out)
-    else:
-        print(f"{result.passed} of {len(ex.parts)} parts passed." + (" Well done!" if result.ok else ""), file=out)

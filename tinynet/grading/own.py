@@ -60,7 +60,6 @@ LONG = 120          # bytes of bytecode: a function this long that is tinynet's 
 def content_key(code):
     """A digest of what two code objects compiled from the same source share, whatever the file
     name they were compiled under: the bytecode, the names, the constants (nested code included)."""
-    import hashlib
     consts = tuple(content_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
                    for c in code.co_consts)
     return hashlib.sha256(repr((code.co_code, code.co_names, code.co_varnames, consts)).encode()).hexdigest()

@@ -89,8 +89,7 @@ def guard(report, workdir, send=None, senders=(), private=()):
     home = os.path.realpath(workdir) + os.sep
     hidden = tuple(os.path.realpath(p) + os.sep for p in private)
     exit_now, get_frame = os._exit, sys._getframe
-    chains = {tuple(id(c) for c in chain) for chain in senders}
-    keep = list(senders)                          # noqa: F841 — keeps the code objects (and their ids) alive
+    chains = {tuple(id(c) for c in chain) for chain in senders}   # code objects that live as long as the process
 
     def from_harness():
         frame, chain = get_frame(2), []           # 0 this function, 1 the hook, 2 the caller of sys.audit

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..compare import Failed, expect_close
+from ..compare import Failed
 from ..probes import get
 from ..registry import exercise
 
