@@ -48,14 +48,14 @@ def test_bad_arguments_give_one_clear_line_and_exit_code_2(capsys, argv, message
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_missing_backend_is_a_clear_error(capsys):
+def test_missing_backend_is_a_clear_error(capsys, tmp_path):
     pytest.importorskip("numpy")
     try:
         import cupy  # noqa: F401
         pytest.skip("CuPy is installed")
     except ImportError:
         pass
-    code, _, err = run(capsys, "train", "--backend", "cupy", "--limit", "10")
+    code, _, err = run(capsys, "train", "--backend", "cupy", "--limit", "10", "--out", tmp_path / "run")
     assert code == 2 and "backend 'cupy' is not available" in err and len(err.splitlines()) == 1
 
 
