@@ -92,6 +92,8 @@ def read_idx(source) -> np.ndarray:
     malformed file (see the module docstring); a missing file raises the usual OSError.
     """
     if isinstance(source, (str, os.PathLike)):
+        if os.path.exists(source) and not os.path.isdir(source) and not os.path.isfile(source):
+            raise IDXError(f"{os.fspath(source)}: not a regular file (a device, a pipe or a socket)")
         with open(source, "rb") as f:
             return _read_stream(f, os.fspath(source))
     _check_binary_file(source)

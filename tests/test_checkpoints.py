@@ -148,6 +148,21 @@ BAD = [  # (what is changed, words the one-line error must hold)
     (int_weight, "'0.weight' is stored as int32"),
     (nan_weight, "weight '7.weight' holds 1 NaN or infinite value(s) of 16,000: the run that saved it had diverged"),
     (inf_moment, "optimizer state 'state/0/exp_avg' holds 250 NaN or infinite value(s)"),
+    (set_arg("normalize", "0,1e-60"), "setting 'normalize' is '0,1e-60'"),           # std 0 in float32
+    (set_arg("normalize", "1e300,1"), "setting 'normalize' is '1e300,1'"),           # ∞ in float32
+    (set_json("history", [{"epoch": 7}]), "history entry 0 is for epoch 7, but the checkpoint has 1 epochs"),
+    (set_json("extra", {"task": ["digits5-9"]}), "extra['task'] is"),
+    (set_json("extra", {"task": "mnist", "num_classes": 5, "class_names": list("abcde")}), "has 10 classes"),
+    (set_json("extra", {"class_names": ["a", "b"], "num_classes": 3}), "names 2 classes but says it has 3"),
+    (set_json("extra", {"position": {"epoch": 2, "step": 1, "correct": 10 ** 6, "seen": 1, "loss_sum": 0.5,
+                                     "seconds": 1.0}}), "position within epoch 2 is damaged"),
+    (set_json("extra", {"position": {"epoch": 2, "step": 1, "correct": 0, "seen": 1, "loss_sum": float("nan"),
+                                     "seconds": 1.0}}), "position within epoch 2 is damaged (loss_sum"),
+    (lambda t: t["optimizer"]["state"][0].__setitem__("step", -7), "state 0/step is -7, not a count of steps"),
+    (lambda t: t["optimizer"]["state"][0].__setitem__("step", 10 ** 30), "not a count of steps"),
+    (lambda t: t["optimizer"]["param_groups"][0].__setitem__("lr", -1e30), "'lr' = -1e+30, not a number ≥ 0"),
+    (lambda t: t["optimizer"]["param_groups"][0].__setitem__("betas", [5, -3]), "'betas' = [5, -3]"),
+    (set_arg("optimizer", "sgd"), "which --optimizer sgd does not keep"),
 ]
 
 
@@ -281,3 +296,18 @@ def test_a_weight_that_inflates_to_gigabytes_is_refused_under_a_memory_cap(good,
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "3,221,225," in result.stderr
     assert time.perf_counter() - start < 30                       # the interpreter's start-up included
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev/zero"])
+def test_a_pipe_or_a_device_is_refused_without_reading_it(tmp_path, capsys, kind):
+    path = tmp_path / "x.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for command in (["eval", path], ["train", "--resume", path, "--epochs", "2"]):
+        code, _, err = eval_cli(capsys, *command)
+        assert code == 2 and "not a regular file" in err and len(err.splitlines()) == 1, err
+    from data_tools.idx import IDXError, read_idx
+    with pytest.raises(IDXError, match="not a regular file"):
+        read_idx(path)

@@ -121,8 +121,10 @@ def test_damaged_fine_tuning_settings_are_one_line(capsys, finetuned, tmp_path):
     model.load_state_dict(ckpt["model"])
     cases = [({**ckpt["args"], "lr": "fast"}, ckpt["extra"], "'lr' is 'fast'"),
              ({**ckpt["args"], "labels_per_class": -4}, ckpt["extra"], "labels_per_class=-4"),
-             (ckpt["args"], {**ckpt["extra"], "method": "magic"}, "method='magic'"),
-             (ckpt["args"], {**ckpt["extra"], "class_names": 5}, "class names are damaged")]
+             (ckpt["args"], {**ckpt["extra"], "method": "magic"}, "extra['method'] is 'magic'"),
+             (ckpt["args"], {**ckpt["extra"], "class_names": 5}, "extra['class_names'] is '5'"),
+             (ckpt["args"], {**ckpt["extra"], "task": ["digits5-9"]}, "extra['task']"),
+             (ckpt["args"], {**ckpt["extra"], "task": "mnist"}, "has 10 classes, but its head has 5")]
     for i, (args, extra, message) in enumerate(cases):
         path = tmp_path / f"bad{i}" / "checkpoint.npz"
         train.save_checkpoint(path, model, None, 1, "mlp", [], args, **extra)

@@ -251,3 +251,11 @@ def test_lora_on_every_backend(backend):
     with tn.no_grad():
         np.testing.assert_allclose(model(x).numpy(), before, rtol=1e-5, atol=1e-6)
     assert model[3].weight.backend == backend
+
+
+def test_a_rank_above_a_layers_smaller_side_is_refused_before_any_allocation():
+    import pytest
+    from tinynet import finetune, models
+    model = models.mlp()
+    with pytest.raises(ValueError, match="rank 100000 is larger than layer"):
+        finetune.apply_lora(model, rank=100000)

@@ -116,3 +116,16 @@ def test_a_schedule_added_on_resume_starts_from_the_current_rate(tmp_path):
     resumed = build_run(TrainSettings(model="mlp", epochs=3, limit=200, lr=0.01, schedule="cosine"),
                         train.load_checkpoint(path))
     assert resumed.scheduler is not None and resumed.optimizer.param_groups[0]["initial_lr"] == 0.01
+
+
+def test_a_learning_rate_given_on_resume_is_the_one_used(tmp_path):
+    from tinynet.recipes import TrainSettings
+    from tinynet.runs import build_run
+    from tinynet import train
+    run = build_run(TrainSettings(model="mlp", epochs=1, limit=200, lr=1e-3))
+    run.fit()
+    path = tmp_path / "c.npz"
+    train.save_checkpoint(path, run.model, run.optimizer, 1, "mlp", run.history, run.settings.as_dict())
+    again = build_run(TrainSettings(model="mlp", epochs=2, limit=200, lr=1e-3), train.load_checkpoint(path))
+    faster = build_run(TrainSettings(model="mlp", epochs=2, limit=200, lr=0.05), train.load_checkpoint(path))
+    assert again.optimizer.param_groups[0]["lr"] == 1e-3 and faster.optimizer.param_groups[0]["lr"] == 0.05

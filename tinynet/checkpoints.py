@@ -61,7 +61,12 @@ def _normalization(text):
         mean, std = (float(v) for v in text.split(","))
     except ValueError:
         return None
-    return text if math.isfinite(mean) and 0 < std < math.inf else None
+    finite = all(math.isfinite(v) and abs(v) < FLOAT32_MAX for v in (mean, std))
+    return text if finite and std >= MIN_STD else None
+
+
+FLOAT32_MAX = 3.0e38          # a setting used in float32 training must stay finite there
+MIN_STD = 1e-6                # a smaller standard deviation turns pixels into ±∞ in float32
 
 
 # --- step 1: the tree's types ------------------------------------------------------------------
@@ -95,10 +100,12 @@ def check_tree(tree, path):
                          f"{_kind(value)}")
     for key, wanted in JSON_ENTRIES.items():
         ckpt[key] = _json_entry(ckpt.get(key, json.dumps(wanted())), key, wanted, refuse)
-    _check_history(ckpt["history"], refuse)
+    _check_history(ckpt["history"], ckpt["epoch"], refuse)
     _check_settings(ckpt["args"], ckpt["model_name"], refuse)
     _check_rng(ckpt["rng"], refuse)
+    _check_extra(ckpt["extra"], ckpt["epoch"], refuse)
     ckpt["optimizer"] = _check_optimizer(ckpt.get("optimizer"), refuse)
+    _check_optimizer_kind(ckpt["optimizer"], ckpt["args"].get("optimizer"), refuse)
     return ckpt
 
 
@@ -126,11 +133,17 @@ def _is_setting(value):
     return _is_number(value) or isinstance(value, (bool, str, type(None)))
 
 
-def _check_history(history, refuse):
+def _check_history(history, epochs, refuse):
+    """One dict of numbers per epoch, numbered 1, 2, … up to the checkpoint's ``epoch`` at most."""
+    last = 0
     for i, record in enumerate(history):
         if not isinstance(record, dict) or not isinstance(record.get("epoch"), int) or isinstance(record["epoch"], bool):
             raise refuse(f"the checkpoint's history entry {i} should be a dict with a whole-number 'epoch', "
                          f"not {_kind(record)}")
+        if not last < record["epoch"] <= epochs:
+            raise refuse(f"the checkpoint's history entry {i} is for epoch {record['epoch']}, but the checkpoint "
+                         f"has {epochs} epochs and the entry before it is for epoch {last}")
+        last = record["epoch"]
         for key, value in record.items():
             if key != "epoch" and not (_is_number(value) or value is None):
                 raise refuse(f"the checkpoint's history entry {i} has {key!r} = {_kind(value)}, not a number")
@@ -160,6 +173,60 @@ def _check_rng(state, refuse):
                      f"{str(e)[:80]})") from None
 
 
+def _whole(v, low=0, high=2 ** 53):
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _finite(v, low=0.0):
+    return _is_number(v) and math.isfinite(v) and low <= v < FLOAT32_MAX
+
+
+# extra entry -> (test, what it should be); ``tinynet finetune`` and Ctrl-C write these
+EXTRA = {
+    "task": (lambda v: isinstance(v, str) and v in _tasks(), "a task name"),
+    "method": (lambda v: isinstance(v, str) and v in _methods(), "a fine-tuning method"),
+    "class_names": (lambda v: isinstance(v, list) and 1 <= len(v) <= 100_000 and all(isinstance(n, str) for n in v),
+                    "a list of class names"),
+    "num_classes": (lambda v: _whole(v, 1, 100_000), "a positive whole number"),
+    "interrupted": (lambda v: isinstance(v, bool), "true or false"),
+}
+POSITION = {"epoch": lambda v: _whole(v, 1), "step": _whole, "correct": _whole, "seen": _whole,
+            "loss_sum": _finite, "seconds": _finite}
+
+
+def _tasks():
+    from .tasks import TASKS
+    return TASKS
+
+
+def _methods():
+    from .finetune import METHODS
+    return METHODS
+
+
+def _check_extra(extra, epochs, refuse):
+    """The entries tinynet itself writes in ``extra`` have their types, and agree with each other."""
+    for key, (ok, say) in EXTRA.items():
+        if key in extra and not ok(extra[key]):
+            raise refuse(f"the checkpoint's extra[{key!r}] is {str(extra[key])[:60]!r}, not {say}")
+    names, count, task = extra.get("class_names"), extra.get("num_classes"), extra.get("task")
+    if names is not None and count is not None and len(names) != count:
+        raise refuse(f"the checkpoint names {len(names)} classes but says it has {count}")
+    if task is not None:
+        from .tasks import class_names
+        want = len(class_names(task)) if task != "fashion" else 10
+        if (count if count is not None else len(names or []) or want) != want:
+            raise refuse(f"the checkpoint's task {task!r} has {want} classes, but its head has "
+                         f"{count if count is not None else len(names)}")
+    position = extra.get("position")
+    if position is not None:
+        bad = [k for k, ok in POSITION.items() if not ok(position.get(k))] if isinstance(position, dict) else ["all"]
+        if bad or set(position) - set(POSITION) or position["correct"] > position["seen"] \
+                or position["epoch"] != epochs + 1:
+            raise refuse(f"the checkpoint's position within epoch {epochs + 1} is damaged "
+                         f"({', '.join(bad) or 'its counts'}: {str(position)[:80]})")
+
+
 def _check_optimizer(opt, refuse):
     """None, or {"state": {int: {str: array or number}}, "param_groups": [{"params": [int], ...}]}."""
     if opt is None:
@@ -177,6 +244,10 @@ def _check_optimizer(opt, refuse):
         for name, value in entry.items():
             if not isinstance(value, StoredArray) and not _is_number(value):
                 raise bad(f"state {index}/{name} is {_kind(value)}, not an array or a number")
+            if name == "step" and not (_whole(value) or isinstance(value, StoredArray)):
+                raise bad(f"state {index}/step is {str(value)[:40]}, not a count of steps")
+            if _is_number(value) and not math.isfinite(value):
+                raise bad(f"state {index}/{name} is {value}")
     for i, group in enumerate(opt["param_groups"]):
         params = group.get("params") if isinstance(group, dict) else None
         if not isinstance(params, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in params):
@@ -184,7 +255,33 @@ def _check_optimizer(opt, refuse):
         for key, value in group.items():
             if key != "params" and not _is_setting(value):
                 raise bad(f"parameter group {i} has {key!r} = {_kind(value)}")
+            test = GROUP_SETTINGS.get(key)
+            if test is not None and not test[0](value):
+                raise bad(f"parameter group {i} has {key!r} = {str(value)[:40]}, not {test[1]}")
     return opt
+
+
+GROUP_SETTINGS = {   # an optimizer's settings, as PyTorch checks them
+    "lr": (lambda v: _finite(v), "a number ≥ 0"),              # a cosine schedule ends at 0
+    "initial_lr": (lambda v: _finite(v), "a number ≥ 0"),
+    "momentum": (lambda v: _finite(v) and v < 1, "a number in [0, 1)"),
+    "dampening": (lambda v: _finite(v) and v <= 1, "a number in [0, 1]"),
+    "weight_decay": (lambda v: _finite(v), "a number ≥ 0"),
+    "eps": (lambda v: _finite(v), "a number ≥ 0"),
+    "betas": (lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_finite(b) and b < 1 for b in v),
+              "two numbers in [0, 1)"),
+}
+STATE_NAMES = {"adam": {"step", "exp_avg", "exp_avg_sq"}, "sgd": {"momentum_buffer"}}
+
+
+def _check_optimizer_kind(opt, name, refuse):
+    """The optimizer state holds what the named optimizer keeps (Adam's moments are not SGD's buffer)."""
+    if opt is None or name not in STATE_NAMES:
+        return
+    found = {key for entry in opt["state"].values() for key in entry}
+    if not found <= STATE_NAMES[name]:
+        raise refuse(f"the checkpoint's optimizer state holds {sorted(found - STATE_NAMES[name])}, which "
+                     f"--optimizer {name} does not keep (the state of another optimizer?)")
 
 
 # --- step 2: the arrays against the model --------------------------------------------------------

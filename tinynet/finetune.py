@@ -190,6 +190,12 @@ def apply_lora(model, rank=4, alpha=None, targets=(nn.Linear, nn.Conv2d)):
     if "" in names:
         raise ValueError("apply_lora: the model is itself a layer; wrap it directly with nn.LoRALinear / nn.LoRAConv2d")
     modules = dict(model.named_modules())
+    for n in names:                              # a rank above a layer's smaller side adds nothing but memory
+        w = modules[n].weight
+        side = min(w.shape[0], w.numel() // max(w.shape[0], 1))
+        if isinstance(rank, int) and not isinstance(rank, bool) and rank > side:
+            raise ValueError(f"apply_lora: rank {rank} is larger than layer {n}'s smaller side ({side}); "
+                             f"use a rank of at most {side}")
     for n in names:
         base = modules[n]
         wrap = nn.LoRALinear if isinstance(base, nn.Linear) else nn.LoRAConv2d

@@ -82,6 +82,22 @@ class Run:
                             position=self.position, **options)
 
 
+OPTIMIZER_SETTINGS = {"lr": "lr", "momentum": "momentum", "adam_eps": "eps"}   # setting -> param-group key
+
+
+def _apply_new_settings(optimizer, settings, saved):
+    """Options given again when resuming (``--lr``, ``--momentum``, ``--adam-eps``) win over the
+    values the optimizer state brought back (as the CLI's help says); the others stay as saved."""
+    for name, key in OPTIMIZER_SETTINGS.items():
+        value = getattr(settings, name, None)
+        if name in saved and value is not None and value != saved[name]:
+            for group in optimizer.param_groups:
+                if key in group:
+                    group[key] = value
+                    if key == "lr" and "initial_lr" in group:
+                        group["initial_lr"] = value
+
+
 def build_run(settings, checkpoint=None, source="the checkpoint"):
     """Model, data, optimizer and schedule for ``settings`` (a ``TrainSettings``, or a dict of them).
 
@@ -106,6 +122,7 @@ def build_run(settings, checkpoint=None, source="the checkpoint"):
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"{source}: its optimizer state does not fit --optimizer "
                                  f"{settings.optimizer}: {e}") from None
+        _apply_new_settings(optimizer, settings, checkpoint.get("args") or {})
         training.restore_rng(checkpoint)
         resumed = dict(epochs_done=checkpoint["epoch"], history=checkpoint["history"],
                        position=checkpoint["extra"].get("position"))

@@ -148,6 +148,8 @@ def _archive_path(path):
         raise CheckpointError(f"tinynet.load: {path!r} is a folder, not a checkpoint file{hint}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"tinynet.load: no such file: {path!r}")
+    if not os.path.isfile(path):          # a pipe would block, /dev/zero would never end
+        raise CheckpointError(f"tinynet.load: {path!r} is not a regular file (a device, a pipe or a socket)")
     if not _guarded(path, zipfile.is_zipfile, path):
         raise CheckpointError(f"tinynet.load: {path!r} is not a .npz archive (a tinynet checkpoint is a zip "
                               "of .npy arrays written by tinynet.save); is it the right file?")
