@@ -142,10 +142,12 @@ def test_predict_own_images(capsys, trained, tmp_path):
         page = make_page(images[9000 + i] / 255.0, invert=k % 2 == 0, rgb=k == 1)
         paths.append(tmp_path / f"digit{k}.png")
         matplotlib.image.imsave(paths[-1], page, cmap="gray", vmin=0, vmax=1)
-    code, out, _ = run(capsys, "predict", trained / "checkpoint.npz", *paths, "--save-input", tmp_path / "seen.png")
+    code, out, _ = run(capsys, "predict", trained / "checkpoint.npz", *paths)
     assert code == 0
     got = [int(line.split(": ")[1].split()[0]) for line in out.splitlines()]
     assert got == [int(labels[9000 + i]) for i in sure]
+    code, out, _ = run(capsys, "predict", trained / "checkpoint.npz", paths[0], "--save-input", tmp_path / "seen.png")
+    assert code == 0 and int(out.split(": ")[1].split()[0]) == got[0]     # --save-input: one IMAGE only
     assert (tmp_path / "seen.png").exists()
 
 

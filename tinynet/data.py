@@ -135,8 +135,12 @@ class Normalize:
     def __init__(self, mean, std):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
         self.std = np.asarray(std, dtype=np.float32).reshape(-1)
-        if (self.std <= 0).any():
-            raise ValueError(f"Normalize: std must be positive, got {std}")
+        if self.mean.size == 0 or self.std.size == 0:
+            raise ValueError(f"Normalize: mean and std need at least one value each, got {mean!r} and {std!r}")
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.std).all()):
+            raise ValueError(f"Normalize: mean and std must be finite numbers (in float32), got {mean!r} and {std!r}")
+        if not (self.std > 0).all():
+            raise ValueError(f"Normalize: std must be positive, got {std!r}")
 
     def __call__(self, x):
         if self.mean.size == 1:
@@ -271,6 +275,10 @@ def mnist_style(image, box=20, size=28):
     Returns float32 (28, 28) in [0, 1], 0 = background; feed it through the training Normalize.
     """
     a = np.asarray(image, dtype=np.float32)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"expected an image of shape (H, W) with at least one pixel, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("the image holds NaN or infinite grey levels")
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     background = float(np.median(border))
     if background > 0.5:

@@ -46,9 +46,21 @@ def normalize_values(name):
     except (ValueError, AttributeError):
         raise ValueError(f"normalize: expected mnist, half, none or MEAN,STD (such as 0.1307,0.3081), "
                          f"got {name!r}") from None
-    if not std > 0:
-        raise ValueError(f"normalize: the standard deviation must be positive, got {std}")
+    for what, value in (("mean", mean), ("standard deviation", std)):
+        if not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+            raise ValueError(f"normalize: the {what} must be a finite number (in float32), got {value}")
+    if not std >= MIN_STD:
+        raise ValueError(f"normalize: the standard deviation must be at least {MIN_STD:g}, got {std:g}")
     return mean, std
+
+
+FLOAT32_MAX = 3.4028234663852886e38     # np.finfo(np.float32).max: Normalize computes in float32
+MIN_STD = 1e-6                          # a smaller one turns pixels into numbers beyond float32
+
+
+def _is_number(value):
+    """An int or float, not a bool (``lr=True`` is a mistake, not 1)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass
@@ -98,9 +110,9 @@ class TrainSettings:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}: {getattr(self, name)!r} is not one of {', '.join(map(str, allowed))}")
         for name in ("lr", "adam_eps"):
-            if not (isinstance(getattr(self, name), (int, float)) and 0 < getattr(self, name) < math.inf):
+            if not (_is_number(getattr(self, name)) and 0 < getattr(self, name) < math.inf):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        if not (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1):
+        if not (_is_number(self.momentum) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.optimizer != "sgd" and self.momentum:
             raise ValueError("momentum applies to optimizer 'sgd' only (Adam has its own betas)")

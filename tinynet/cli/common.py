@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 from .. import backend, data, run_folder, train as training
@@ -38,9 +39,23 @@ class SaveError(Exception):
     """A checkpoint could not be written (disk full, permission); printed as one line, exit code 1."""
 
 
+_LINE_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text):
+    """``text`` with its control characters (a newline in a file name, …) escaped as Python
+    writes them in a string (``\\n``), so an error line naming any path stays one line."""
+    return _LINE_BREAKERS.sub(lambda m: repr(m.group())[1:-1], str(text))
+
+
+def print_error(command, error):
+    """Print the one line ``tinynet COMMAND: error: …`` on stderr."""
+    print(one_line(f"tinynet {command}: error: {error}"), file=sys.stderr)
+
+
 def failed(command, error):
     """Print ``tinynet COMMAND: error: …`` for a run that failed; return exit code 1."""
-    print(f"tinynet {command}: error: {error}", file=sys.stderr)
+    print_error(command, error)
     return EXIT_FAILED
 
 
@@ -48,7 +63,7 @@ class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (``tinynet train: error: … (see: … --help)``), exit 2."""
 
     def error(self, message):
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_ERROR, one_line(f"{self.prog}: error: {message} (see: {self.prog} --help)") + "\n")
 
 
 # --- option types: each rejects a bad value with a message that says what is allowed --------
@@ -80,6 +95,13 @@ def fraction(text):
 def seed(text):
     """A seed: a whole number, 0 or more."""
     return _number(text, int, "a whole number such as 0", lambda v: v >= 0, "must be 0 or more, got {value}")
+
+
+def path(text):
+    """A file or folder path: not empty (``--out ''`` is a mistake, not the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty one ('')")
+    return text
 
 
 def normalization(text):

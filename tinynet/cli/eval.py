@@ -5,18 +5,18 @@ import json
 from .. import data, metrics, train as training
 from ..runs import make_normalize
 from ..tasks import task_split
-from .common import CLIError, checkpoint_classes, model_from_checkpoint, positive_int, read_checkpoint, set_backend
+from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, positive_int, read_checkpoint, set_backend
 
 HELP = "evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix"
 
 
 def add_arguments(p):
-    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train or tinynet finetune")
+    p.add_argument("checkpoint", type=path, help="a checkpoint.npz written by tinynet train or tinynet finetune")
     p.add_argument("--split", choices=["test", "train"], default="test", help="default test")
     p.add_argument("--limit", type=positive_int, help="only the first N images")
     p.add_argument("--batch-size", type=positive_int, default=500)
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
-    p.add_argument("--data-dir", help="where Fashion-MNIST is, for a model fine-tuned on it (default: "
+    p.add_argument("--data-dir", type=path, help="where Fashion-MNIST is, for a model fine-tuned on it (default: "
                                       "$TINYNET_DATA, then the search path)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 

@@ -19,7 +19,7 @@ import time
 from .. import finetune, models, optim, random
 from ..tasks import TASKS, class_names
 from . import finetuning
-from .common import CLIError, claim_out, positive_float, positive_int, read_checkpoint, seed, set_backend
+from .common import CLIError, claim_out, path, positive_float, positive_int, read_checkpoint, seed, set_backend
 
 HELP = "fine-tune a checkpoint for a new task (digits 5-9, Fashion-MNIST): scratch, full, head or lora"
 DEFAULTS = finetuning.SETTINGS
@@ -31,7 +31,7 @@ def labels_per_class(text):
 
 
 def add_arguments(p):
-    p.add_argument("--from", dest="checkpoint", metavar="CKPT",
+    p.add_argument("--from", dest="checkpoint", type=path, metavar="CKPT",
                    help="a checkpoint written by tinynet train or tinynet finetune (needed by every method "
                         "but scratch; for scratch it only gives the model and normalisation)")
     p.add_argument("--task", choices=list(TASKS), required=True, help="the new task")
@@ -53,11 +53,11 @@ def add_arguments(p):
                    help="also evaluate the test set every N epochs (default: only after the last)")
     p.add_argument("--test-limit", type=positive_int, metavar="N",
                    help="evaluate on the first N test images only (for quick runs; default: all)")
-    p.add_argument("--data-dir", help="where Fashion-MNIST is (default: $TINYNET_DATA, then the search path)")
+    p.add_argument("--data-dir", type=path, help="where Fashion-MNIST is (default: $TINYNET_DATA, then the search path)")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=DEFAULTS["backend"])
     p.add_argument("--seed", type=seed, default=DEFAULTS["seed"],
                    help="seed for the labelled subset, weights and shuffling")
-    p.add_argument("--out", help="output folder (default runs/finetune-TASK-METHOD); a folder holding another "
+    p.add_argument("--out", type=path, help="output folder (default runs/finetune-TASK-METHOD); a folder holding another "
                                  "run is refused unless --force")
     p.add_argument("--force", action="store_true", help="replace the run found in --out (its checkpoint, "
                                                         "metrics and plots are deleted first)")

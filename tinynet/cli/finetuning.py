@@ -23,8 +23,20 @@ def load_task_data(settings, normalize_name):
     try:
         return task_data(settings.task, settings.labels_per_class, settings.seed, make_normalize(normalize_name),
                          settings.data_dir, settings.test_limit)
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:       # the library's message lists every folder searched: one line here
+        raise CLIError(missing_data(settings, e)) from None
+    except ValueError as e:
         raise CLIError(str(e)) from None
+
+
+def missing_data(settings, error):
+    """One line for a task's data set that is nowhere: what is missing, where, and how to get it."""
+    first = str(error).strip().splitlines()[0].rstrip(".:") if str(error).strip() else "its files were not found"
+    if TASKS[settings.task][0] != "fashion":
+        return first
+    where = f"in --data-dir {settings.data_dir!r}" if settings.data_dir else "on the search path"
+    return (f"{first} {where}; get Fashion-MNIST with: python -m data_tools download fashion-mnist --dest DIR, "
+            f"then --data-dir DIR")
 
 
 def train_and_write(args, name, normalize_name, model, optimizer, names, train_set, test_set, out, start,

@@ -5,16 +5,17 @@ import os
 from .. import backend, data
 from ..runs import make_normalize
 from ..tensor import Tensor, no_grad
-from .common import CLIError, checkpoint_classes, model_from_checkpoint, read_checkpoint
+from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, read_checkpoint
 
 HELP = "classify your own digit images with a checkpoint"
 
 
 def add_arguments(p):
-    p.add_argument("checkpoint", help="a checkpoint.npz written by tinynet train or tinynet finetune")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit each (PNG; any size, "
+    p.add_argument("checkpoint", type=path, help="a checkpoint.npz written by tinynet train or tinynet finetune")
+    p.add_argument("images", nargs="+", type=path, metavar="IMAGE", help="image files of one digit each (PNG; any size, "
                    "dark on light or light on dark)")
-    p.add_argument("--save-input", metavar="PNG", help="also save the 28×28 image the model sees (one IMAGE only)")
+    p.add_argument("--save-input", type=path, metavar="PNG",
+                   help="also save the 28×28 image the model sees (with one IMAGE only: several are refused)")
 
 
 def check_save_input(path):
@@ -34,6 +35,9 @@ def save_input(path, digit):
 
 def run(args):
     if args.save_input:
+        if len(args.images) > 1:
+            raise CLIError(f"--save-input saves the one image the model sees: give one IMAGE, not "
+                           f"{len(args.images)}")
         check_save_input(args.save_input)
     ckpt = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, args.checkpoint)

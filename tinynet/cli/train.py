@@ -15,7 +15,7 @@ from ..recipes import RECIPES, TrainSettings
 from ..runs import build_run
 from . import finetuning
 from .common import (CLIError, EXIT_INTERRUPTED, SaveError, claim_out, failed, first_conv_filters, fraction,
-                     normalization, positive_float, positive_int, read_checkpoint, seed, set_backend, write_json)
+                     normalization, path, positive_float, positive_int, read_checkpoint, seed, set_backend, write_json)
 
 HELP = "train a model on MNIST (checkpoint, metrics.json and plots in --out)"
 
@@ -42,9 +42,9 @@ def add_arguments(p):
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default numpy")
     p.add_argument("--limit", type=positive_int, help="use only the first N training and test images")
     p.add_argument("--seed", type=seed, help="seed for weights, shuffling, dropout, augmentation (default 0)")
-    p.add_argument("--out", help="output folder (default runs/MODEL, or the checkpoint's folder with --resume); "
+    p.add_argument("--out", type=path, help="output folder (default runs/MODEL, or the checkpoint's folder with --resume); "
                                  "a folder holding another run is refused unless --force")
-    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint up to --epochs (a checkpoint of "
+    p.add_argument("--resume", type=path, metavar="CKPT", help="continue from this checkpoint up to --epochs (a checkpoint of "
                                                     "tinynet finetune continues its fine-tuning)")
     p.add_argument("--force", action="store_true", help="replace the run found in --out (its checkpoint, "
                                                         "metrics and plots are deleted first)")

@@ -93,6 +93,12 @@ class Conv2d(Module):
 
 class _Pool(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
+        layer = type(self).__name__
+        _check_sizes(layer, kernel_size=kernel_size, **({} if stride is None else {"stride": stride}))
+        _check_sizes(layer, minimum=0, padding=padding)
+        if any(2 * p > k for p, k in zip(_pair(padding), _pair(kernel_size))):
+            raise ValueError(f"{layer}: padding must be at most half of kernel_size, got padding={padding!r} "
+                             f"and kernel_size={kernel_size!r}")
         super().__init__()
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = kernel_size if stride is None else stride

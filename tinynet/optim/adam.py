@@ -3,6 +3,7 @@ import math
 
 from .. import backend
 from .optimizer import Optimizer
+from .sgd import check_number
 
 
 class Adam(Optimizer):
@@ -16,9 +17,13 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: invalid settings lr={lr}, betas={betas}, "
-                             f"eps={eps}, weight_decay={weight_decay}")
+        check_number("learning rate", lr)
+        check_number("epsilon value", eps)
+        check_number("weight_decay value", weight_decay)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            check_number(f"beta parameter at index {i}", beta, below_one=True)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def _update(self, p, g, state, group):

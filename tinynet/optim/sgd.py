@@ -1,5 +1,17 @@
 """Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
+import math
+import numbers
+
 from .optimizer import Optimizer
+
+
+def check_number(what, value, below_one=False):
+    """A setting that is a finite number >= 0 (and < 1 if ``below_one``), else TypeError/ValueError
+    with PyTorch's message: ``Invalid learning rate: nan``."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"Invalid {what}: expected a number, got {value!r}")
+    if not (0 <= value < (1 if below_one else math.inf)):
+        raise ValueError(f"Invalid {what}: {value}" + (" (must be in [0, 1))" if below_one else ""))
 
 
 class SGD(Optimizer):
@@ -13,8 +25,10 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+        check_number("learning rate", lr)
+        check_number("momentum value", momentum, below_one=True)
+        check_number("dampening value", dampening)
+        check_number("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
