@@ -25,7 +25,7 @@ import json
 import math
 
 from . import backend, models, random
-from .recipes import RECIPES
+from .recipes import FLOAT32_MAX, RECIPES, normalize_values
 from .serialization import CheckpointError, StoredArray, load
 
 __all__ = ["load_checkpoint", "load_model", "build_model", "CHECKPOINT_FORMAT", "BUDGET_FACTOR"]
@@ -54,19 +54,12 @@ SETTINGS = {  # run setting -> (type(s), the values it may take or a test, what 
 
 
 def _normalization(text):
-    """``mnist``, ``half``, ``none`` or ``"MEAN,STD"`` (STD > 0) as the CLI writes it; else None."""
-    if text in ("mnist", "half", "none"):
-        return text
+    """``text`` if it is a ``normalize`` setting ``recipes.normalize_values`` accepts; else None."""
     try:
-        mean, std = (float(v) for v in text.split(","))
-    except ValueError:
+        normalize_values(text)
+    except (ValueError, TypeError):
         return None
-    finite = all(math.isfinite(v) and abs(v) < FLOAT32_MAX for v in (mean, std))
-    return text if finite and std >= MIN_STD else None
-
-
-FLOAT32_MAX = 3.0e38          # a setting used in float32 training must stay finite there
-MIN_STD = 1e-6                # a smaller standard deviation turns pixels into ±∞ in float32
+    return text
 
 
 # --- step 1: the tree's types ------------------------------------------------------------------

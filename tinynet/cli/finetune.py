@@ -98,7 +98,10 @@ def run(args):
         except ValueError as e:
             raise CLIError(f"{args.checkpoint} says it holds a {name!r} model, but its weights do not fit "
                            f"models.{name}() (a checkpoint of another model?): {e}") from None
-    head = finetune.prepare(model, args.method, len(names), args.rank, args.alpha)
+    try:
+        head = finetune.prepare(model, args.method, len(names), args.rank, args.alpha)
+    except ValueError as e:               # e.g. a LoRA rank above a layer's smaller side
+        raise CLIError(str(e)) from None
     lr_backbone = args.backbone_lr or args.lr
     optimizer = optim.Adam(finetune.param_groups(model, head, args.lr, lr_backbone))
     k = "all" if args.labels_per_class is None else args.labels_per_class

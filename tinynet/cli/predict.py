@@ -44,15 +44,17 @@ def run(args):
     names = checkpoint_classes(ckpt, args.checkpoint)
     normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
     np = backend.get_module("numpy")
-    for path in args.images:
-        if not os.path.isfile(path):
-            raise CLIError(f"image {path} does not exist")
+    for image in args.images:
+        if not os.path.exists(image):
+            raise CLIError(f"image {image} does not exist")
+        if not os.path.isfile(image):
+            raise CLIError(f"image {image} is not a regular file (a folder, a device or a pipe)")
         try:
-            digit = data.mnist_style(data.read_image(path))
+            digit = data.mnist_style(data.read_image(image))
         except data.ImageError:
             raise                       # its message names the file
         except ValueError as e:
-            raise CLIError(f"{path}: {e}") from None
+            raise CLIError(f"{image}: {e}") from None
         if args.save_input:
             save_input(args.save_input, digit)
         x = digit[None, None]
@@ -62,5 +64,5 @@ def run(args):
         p = backend.to_numpy(logits.softmax(axis=1).data)[0]
         order = np.argsort(p)[::-1]
         others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
-        print(f"{path}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
+        print(f"{image}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
     return 0

@@ -14,7 +14,7 @@ import sys
 from .batch import BatchError, check_class
 from .choose import find_exercise, names
 from .grade import DEFAULT_MEMORY, DEFAULT_TIMEOUT, check_file
-from .results import print_report
+from .results import one_line, print_report
 
 
 def _number(kind, low, high):
@@ -65,7 +65,7 @@ def run(args, err=sys.stderr):
             result = check_file(path, args.exercise, args.timeout, memory, args.seed, out=None)
             worst = max(worst, 2 if result.usage_error else 0 if result.ok else 1)
             if result.usage_error:
-                print(f"{prog}: error: {result.problem}", file=err)
+                _error(prog, result.problem, err)
                 continue
             if i:
                 print()
@@ -90,7 +90,7 @@ def _run_class(args, memory, prog, err):
 
 
 def _error(prog, message, err):
-    print(f"{prog}: error: {message}", file=err)
+    print(f"{prog}: error: {one_line(message, 1000)}", file=err)
     return 2
 
 
