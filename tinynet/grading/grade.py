@@ -71,8 +71,7 @@ def check_file(path, exercise=None, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMO
             prepared = (*prepare(ex, seed), seed)
         inputs, refs, result.seed = prepared
         if source.syntax_error:
-            result.problem = f"the file does not run: {source.syntax_error}"
-            result.parts = [PartResult(p.title, "fail", result.problem, p.hint) for p in ex.parts]
+            result.parts, result.problem = _every_part_fails(ex, f"the file does not run: {source.syntax_error}")
         else:
             run = run_child(source.path, source.text, ex.name, inputs, timeout, memory, fingerprints(ex))
             with _JUDGING:
@@ -92,19 +91,19 @@ def judge_run(ex, source, run, inputs, refs, timeout):
         last = _describe_error(error, source) if error else \
             one_line(run.output.strip().splitlines()[-1] if run.output.strip() else run.ending, 200)
         problem = f"internal error of the grader, not of this file: {last}"
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     if run.forged:
         problem = "the file wrote into the grader's report pipe: its report cannot be trusted"
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     refused = run.events("refused")
     if refused:
         problem = f"your file tried to {one_line(refused[0].get('what'))}, which graded code may not do"
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     imported = run.events("import_error")
     if imported:
         error = imported[0].get("error") if isinstance(imported[0].get("error"), dict) else {}
         problem = f"the file does not run: {_describe_error(error, source)}"
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     used = {}
     for m in run.events("own_implementation"):
         if type(m.get("index")) is int:
@@ -115,11 +114,11 @@ def judge_run(ex, source, run, inputs, refs, timeout):
         problem = (f"uses tinynet's own implementation ({one_line(used[-1], 120)}) when the file is imported; "
                    "the exercise is to write it (a self-test belongs under if __name__ == \"__main__\":)")
     if -1 in used:
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     loaded = bool(run.events("loaded"))
     if not loaded:
         problem = _missing(run, loaded, timeout)
-        return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
+        return _every_part_fails(ex, problem)
     reports = {}
     for m in run.events("part"):
         if type(m.get("index")) is int:
@@ -134,6 +133,11 @@ def judge_run(ex, source, run, inputs, refs, timeout):
         else:
             results.append(PartResult(part.title, "fail", _missing(run, loaded, timeout), part.hint))
     return results, ""
+
+
+def _every_part_fails(ex, problem):
+    """(a failing PartResult per part, the file-level ``problem``)."""
+    return [PartResult(p.title, "fail", problem, p.hint) for p in ex.parts], problem
 
 
 def _judge_part(part, report, ref, inputs, source):
