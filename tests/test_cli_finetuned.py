@@ -142,3 +142,15 @@ def test_eval_of_a_fashion_model_without_its_data_is_one_line(capsys, tmp_path, 
                           method="full", class_names=list(FASHION_MNIST_CLASSES), num_classes=10)
     code, _, err = run(capsys, "eval", path)
     assert code == 2 and len(err.splitlines()) == 1 and "fine-tuned for 'fashion'" in err
+
+
+def test_a_model_of_five_classes_without_a_task_is_one_line_from_eval(capsys, finetuned, tmp_path):
+    ckpt = train.load_checkpoint(finetuned)
+    model = models.mlp()
+    from tinynet.finetune import replace_head
+    replace_head(model, 5)
+    model.load_state_dict(ckpt["model"])
+    path = tmp_path / "notask" / "checkpoint.npz"
+    train.save_checkpoint(path, model, None, 1, "mlp", [], ckpt["args"], class_names=list("abcde"), num_classes=5)
+    code, _, err = run(capsys, "eval", path)
+    assert code == 2 and len(err.splitlines()) == 1 and "names no task" in err, err

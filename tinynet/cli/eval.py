@@ -35,6 +35,9 @@ def run(args):
             first = str(e).strip().splitlines()[0].rstrip(":")
             raise CLIError(f"{args.checkpoint} was fine-tuned for {task!r}: {first} (give --data-dir; see the "
                            f"README's Data section)") from None
+    elif len(names) != 10:
+        raise CLIError(f"{args.checkpoint}: its model tells {len(names)} classes apart but names no task to "
+                       f"evaluate it on (MNIST has 10); a model of tinynet finetune records its task")
     else:
         dataset = data.mnist(args.split, normalize, limit=args.limit)
     evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size))

@@ -57,6 +57,8 @@ def run(args, err=sys.stderr):
     if args.folder is None and (args.csv or args.jobs):
         return _error(prog, "--csv and --jobs go with --class FOLDER", err)
     memory = args.memory << 20
+    if args.exercise is not None and find_exercise(args.exercise) is None:
+        return _error(prog, f"--exercise {args.exercise!r}: no such exercise; expected one of: {names()}", err)
     try:
         if args.folder is not None:
             return _run_class(args, memory, prog, err)
