@@ -425,3 +425,13 @@ def test_linear_fed_images_suggests_flatten():
         nn.Linear(3136, 10)(tn.zeros(5, 64, 5, 5))
     with pytest.raises(nn.ShapeError, match=r"make this layer Linear\(20, 10\)"):      # rows: no Flatten hint
         nn.Linear(784, 10)(tn.zeros(5, 20))
+
+
+def test_load_state_dict_refuses_values_that_are_not_real_numbers():
+    import numpy as np
+    import pytest
+    from tinynet import nn
+    layer = nn.Linear(2, 2)
+    for bad in (np.array([[None, None], [None, None]], dtype=object), np.ones((2, 2), dtype=complex)):
+        with pytest.raises(TypeError, match="not real numbers"):
+            layer.load_state_dict({"weight": bad, "bias": np.zeros(2, np.float32)})

@@ -294,6 +294,10 @@ class Module:
             if shape is None:
                 raise TypeError(f"Error in loading state_dict for {type(self).__name__}: {key!r} holds a "
                                 f"{type(value).__name__}, expected a Tensor or an array")
+            kind = getattr(getattr(value, "dtype", None), "kind", None)
+            if kind not in ("b", "i", "u", "f"):
+                raise TypeError(f"Error in loading state_dict for {type(self).__name__}: {key!r} holds values of "
+                                f"dtype {getattr(value, 'dtype', type(value).__name__)}, not real numbers")
             if tuple(shape) != t.shape:
                 raise ShapeError(f"Error in loading state_dict for {type(self).__name__}: size mismatch for "
                                  f"{key!r}: the checkpoint has shape {tuple(shape)}, the model "
