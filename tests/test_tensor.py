@@ -451,3 +451,58 @@ def test_pow_zero_has_zero_gradient_everywhere(backend):
 def test_tensor_of_what_is_not_numbers_is_a_type_error(data, message):
     with pytest.raises(TypeError, match=message):
         tn.tensor(data)
+
+
+# --- tinynet.autograd.grad and per-thread grad mode ------------------------------------------
+
+def test_autograd_grad_equals_backward_and_leaves_dot_grad_alone():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    xa, wa = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    x, w = tn.tensor(xa, requires_grad=True), tn.tensor(wa, requires_grad=True)
+    gx, gw = tn.autograd.grad((x @ w).relu().sum(), [x, w])
+    assert x.grad is None and w.grad is None
+    (x @ w).relu().sum().backward()
+    np.testing.assert_array_equal(gx.data, x.grad.data)
+    np.testing.assert_array_equal(gw.data, w.grad.data)
+
+
+def test_autograd_grad_of_an_unused_input_is_zero_and_non_tensors_are_refused():
+    import pytest
+    x, z = tn.tensor([1.0, 2.0], requires_grad=True), tn.tensor([5.0, 6.0, 7.0], requires_grad=True)
+    g = tn.autograd.grad((x * x).sum(), [x, z])
+    assert g[0].tolist() == [2.0, 4.0] and g[1].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(RuntimeError, match="requires grad"):
+        tn.autograd.grad((x * x).sum(), [tn.tensor([1.0])])
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        tn.autograd.grad(x * x, x)
+    assert tn.autograd.grad(x * x, x, grad_output=[1.0, 1.0]).tolist() == [2.0, 4.0]
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+    seen = {}
+
+    def worker():
+        seen["start"] = tn.is_grad_enabled()
+        with tn.no_grad():
+            seen["inside"] = tn.is_grad_enabled()
+            barrier.wait()          # main checks its own mode while this thread is in no_grad
+            barrier.wait()
+
+    barrier = threading.Barrier(2)
+    with tn.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        barrier.wait()
+        main_in_no_grad = tn.is_grad_enabled()
+        barrier.wait()
+        t.join()
+    assert seen == {"start": True, "inside": False} and main_in_no_grad is False
+    barrier = threading.Barrier(2)
+    t = threading.Thread(target=worker)
+    t.start()
+    barrier.wait()
+    assert tn.is_grad_enabled() is True         # the worker's no_grad does not reach this thread
+    barrier.wait()
+    t.join()

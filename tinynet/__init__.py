@@ -9,6 +9,7 @@ _malloc.keep_freed_memory()     # fewer page faults per training step (see tinyn
 
 from .backend import set_backend, get_backend, BackendError, BackendUnavailable
 from .tensor import Tensor, Function, tensor, no_grad, enable_grad, is_grad_enabled
+from . import autograd
 from .random import manual_seed
 from .ops import (  # noqa: A004
     add, sub, mul, div, neg, pow, exp, log, sqrt, abs, sum, mean, max, reshape, permute, transpose,

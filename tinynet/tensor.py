@@ -11,26 +11,33 @@ freed as soon as they have been passed on. Gradients accumulate in leaves until 
 """
 import contextlib
 import functools
+import threading
 
 from . import backend
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "sum_to"]
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "sum_to", "grad"]
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Grad mode is per thread, as in PyTorch: ``no_grad`` in one thread (a server answering a
+    request, a worker evaluating) does not switch off recording in another. A new thread starts on."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _grad_mode.enabled
 
 
 @contextlib.contextmanager
 def _set_grad_enabled(flag):
-    global _grad_enabled
-    old, _grad_enabled = _grad_enabled, flag
+    old, _grad_mode.enabled = _grad_mode.enabled, flag
     try:
         yield
     finally:
-        _grad_enabled = old
+        _grad_mode.enabled = old
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -45,13 +52,11 @@ class no_grad(contextlib.ContextDecorator):
         self._saved = []
 
     def __enter__(self):
-        global _grad_enabled
-        self._saved.append(_grad_enabled)
-        _grad_enabled = self._mode
+        self._saved.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._mode
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._saved.pop()
+        _grad_mode.enabled = self._saved.pop()
         return False
 
     def _recreate_cm(self):          # each call of a decorated function gets its own context
@@ -211,50 +216,9 @@ class Tensor:
         ``grad`` is the gradient of some scalar with respect to ``self`` (same shape); it may be
         left out only when ``self`` holds a single element, and then is 1.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
-        if grad is None:
-            if self.numel() != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for scalar outputs, but this tensor has shape "
-                    f"{self.shape}; pass backward(grad) with a gradient of that shape")
-            grad = backend.array_module(self.data).ones_like(self.data)
-        else:
-            if isinstance(grad, Tensor):
-                grad = grad.data
-            if backend.is_array(grad):
-                backend.check_same_backend([self.data, grad], "backward(grad)")
-                grad = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
-            else:       # a list or scalar: made on this tensor's backend
-                grad = backend.to_backend(backend.get_module("numpy").asarray(grad, dtype=self.dtype), self.backend)
-            if tuple(grad.shape) != self.shape:
-                raise ValueError(f"backward(grad): grad has shape {tuple(grad.shape)}, expected {self.shape}")
-        grads = {id(self): grad}
-        for t in _topological_order(self):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            fn = t.grad_fn
-            if fn is None:                      # a leaf: keep the gradient
-                t.grad = g.copy() if t.grad is None else t.grad + g   # a copy: g may be a view
-                continue
-            if fn.inputs is None:
-                raise RuntimeError("trying to backward through the graph a second time; "
-                                   "pass retain_graph=True to the first backward() call")
-            in_grads = fn.backward(g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            for x, gx in zip(fn.inputs, in_grads):
-                if gx is None or not x.requires_grad:
-                    continue
-                if tuple(gx.shape) != x.shape:
-                    raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                       f"{tuple(gx.shape)} for an input of shape {x.shape}")
-                if gx.dtype != x.data.dtype:   # float32 + float64 → float64, but x.grad stays float32
-                    gx = gx.astype(x.data.dtype)
-                grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
-            if not retain_graph:
-                fn.release()
+        for leaf, g in _backpropagate(self, _initial_grad(self, grad, "backward"), retain_graph):
+            if leaf.grad_fn is None:            # a leaf: keep the gradient
+                leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g   # a copy: g may be a view
 
     # --- operators (the ops themselves live in tinynet.ops) ---------------------------------
     def __add__(self, o): return _ops().add(self, o)
@@ -349,6 +313,84 @@ def tensor(data, requires_grad=False, dtype=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+def _initial_grad(out, grad, who):
+    """The gradient that starts a backward pass from ``out``: 1 for a one-element ``out``, else
+    ``grad`` checked (same backend, same shape) and cast to ``out``'s dtype."""
+    if not out.requires_grad:
+        raise RuntimeError(f"{who}() on a tensor that does not require grad and has no grad_fn")
+    if grad is None:
+        if out.numel() != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but this tensor has shape "
+                f"{out.shape}; pass {who}() a gradient of that shape")
+        return backend.array_module(out.data).ones_like(out.data)
+    if isinstance(grad, Tensor):
+        grad = grad.data
+    if backend.is_array(grad):
+        backend.check_same_backend([out.data, grad], f"{who}(grad)")
+        grad = grad if grad.dtype == out.dtype else grad.astype(out.dtype)
+    else:       # a list or scalar: made on this tensor's backend
+        grad = backend.to_backend(backend.get_module("numpy").asarray(grad, dtype=out.dtype), out.backend)
+    if tuple(grad.shape) != out.shape:
+        raise ValueError(f"{who}(grad): grad has shape {tuple(grad.shape)}, expected {out.shape}")
+    return grad
+
+
+def _backpropagate(root, grad, retain_graph):
+    """Walk the graph behind ``root`` in reverse topological order, starting from ``grad``, and
+    yield ``(tensor, its complete gradient)`` for every tensor reached, each once; intermediate
+    gradients are dropped after being passed on. Functions are released unless ``retain_graph``."""
+    grads = {id(root): grad}
+    for t in _topological_order(root):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        yield t, g
+        fn = t.grad_fn
+        if fn is None:
+            continue
+        if fn.inputs is None:
+            raise RuntimeError("trying to backward through the graph a second time; "
+                               "pass retain_graph=True to the first backward() call")
+        in_grads = fn.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for x, gx in zip(fn.inputs, in_grads):
+            if gx is None or not x.requires_grad:
+                continue
+            if tuple(gx.shape) != x.shape:
+                raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                   f"{tuple(gx.shape)} for an input of shape {x.shape}")
+            if gx.dtype != x.data.dtype:   # float32 + float64 → float64, but x.grad stays float32
+                gx = gx.astype(x.data.dtype)
+            grads[id(x)] = gx if id(x) not in grads else grads[id(x)] + gx
+        if not retain_graph:
+            fn.release()
+
+
+def grad(output, inputs, grad_output=None, retain_graph=False):
+    """``torch.autograd.grad``: d(output)/d(input) for each of ``inputs``, returned as Tensors
+    (a list, or one Tensor when ``inputs`` is one Tensor) without touching any ``.grad``.
+
+    So a gradient can be taken on a shared model without writing into its parameters — e.g.
+    saliency, |∂ logit / ∂ image|, computed by several threads at once. An input that ``output``
+    does not depend on gets a zero gradient. ``grad_output`` is as ``backward``'s ``grad``.
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for x in inputs:
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError("grad(): every input must be a Tensor that requires grad")
+    wanted = {id(x) for x in inputs}
+    found = {}
+    for t, g in _backpropagate(output, _initial_grad(output, grad_output, "grad"), retain_graph):
+        if id(t) in wanted:
+            found[id(t)] = g.copy()
+    xp = backend.array_module(output.data)
+    out = [Tensor(found[id(x)] if id(x) in found else xp.zeros_like(x.data)) for x in inputs]
+    return out[0] if single else out
+
+
 def _topological_order(root):
     """Tensors reachable from ``root`` through ``grad_fn``, every tensor before its inputs.
 
@@ -392,7 +434,7 @@ class Function:
         if not backend.is_array(y):   # NumPy turns full reductions into scalars: keep an array
             y = backend.array_module(inputs[0].data).asarray(y)
         out = Tensor(y)
-        if _grad_enabled and any(self.needs_input_grad):
+        if _grad_mode.enabled and any(self.needs_input_grad):
             out._requires_grad = _is_float(out.data.dtype)
             out.grad_fn = self
             self.inputs = inputs
