@@ -16,13 +16,18 @@ each once. Read top to bottom, data flows down; ``backward`` walks the arrows th
                        operation that used it, but the arrow is dashed: no gradient flows back
     oval, white        any other leaf: the data, a constant ("constant 3"), or a tensor computed
                        with nothing to record (a frozen backbone's output: where gradients stop)
+    note, grey         the parameters of ``params`` the walk never reached: frozen layers that ran
+                       on inputs needing no gradient were not recorded at all (no graph, no
+                       backward work), so they are listed here rather than silently missing
 
 Which layer an operation belongs to. The engine has no module hooks, so the graph does not know
 it; it is read off the parameters, which is honest and needs nothing else: an operation that
 consumes parameters of module ``M`` ("3.weight", "3.bias" → ``M`` = "3"; of several modules, their
 longest common path) is in ``M``, and so is an operation that lies on a path from one operation of
 ``M`` to another (the ``Mul`` and ``Reshape`` that build a LoRA layer's ΔW between its ``MatMul`` and
-its ``Conv2d``). The rest — activations, pooling, flatten, the loss — is drawn between the layers.
+its ``Conv2d``). The rest — activations, pooling, flatten, the loss — is drawn between the layers
+(a module applied twice in a row also takes in what lies between its two uses; a LoRALinear's
+final ``Add`` lies after both its branches, not between them, so it is drawn just outside).
 With ``params`` given, each module's operations and parameters are boxed in a Graphviz cluster
 labelled by its path (nested: "0" holds "0.base"). ``depth=k`` collapses further: every module at
 path depth k becomes one node listing its operations and parameters (trainable/frozen, gradient
@@ -53,6 +58,7 @@ STYLES = {
     "constant": "shape=ellipse",
     "tensor": "shape=ellipse",
     "frozen_group": 'shape=box, style="rounded,filled,dashed", fillcolor="#e6e6e6"',
+    "unrecorded": 'shape=note, style="filled,dashed", fillcolor="#e6e6e6", fontcolor="#555555"',
 }
 
 
@@ -164,6 +170,19 @@ def _owners(order, names):
     return own
 
 
+def _unreached(params, reached, shown=8):
+    """Label lines for the parameters in ``params`` the walk did not reach (empty if none)."""
+    lines = []
+    for frozen, what in ((True, "frozen, not in this graph"), (False, "trainable, not in this graph")):
+        names = [n for n, t in (params or {}).items() if id(t) not in reached and t.requires_grad != frozen]
+        if names:
+            more = f" … (+{len(names) - shown} more)" if len(names) > shown else ""
+            lines += [f"{what}: " + ", ".join(map(_short, names[:shown])) + more]
+    if lines:
+        lines.append("no operation using them was recorded: none of its inputs needed a gradient")
+    return lines
+
+
 def _grad_line(t):
     if t.grad is None:
         return "no .grad yet"
@@ -183,14 +202,15 @@ def _tensor_node(t, names, root, grads):
         return "frozen", [name, described, "frozen: no gradient"]
     if t.numel() == 1:
         return "constant", [f"constant {backend.to_numpy(t.data).reshape(()).item():.6g}", described]
-    return "leaf", [f"{described}", "data or constant: no gradient"]
+    return "leaf", [described, "no graph behind it: data, or made", "where no input needed a gradient"]
 
 
 def graph_nodes(output, params=None, depth=None, grads=False):
     """The graph as plain data, before it is written as DOT: ``(nodes, edges)``.
 
     ``nodes``: list of dicts ``{"id", "kind", "lines", "module", "output"}`` in walk order — ``kind``
-    one of "op", "tensor", "trainable", "frozen", "leaf", "constant", "group", "frozen_group";
+    one of "op", "tensor", "trainable", "frozen", "leaf", "constant", "group", "frozen_group",
+    "unrecorded" (the parameters not reached, listed in one note);
     ``module`` the cluster the node is drawn in (None: top level). ``edges``: list of ``(from_id, to_id, dashed)``.
     Tests check the graph node by node on this; ``to_dot`` writes it.
     """
@@ -212,6 +232,9 @@ def graph_nodes(output, params=None, depth=None, grads=False):
                           "output": False})
             edges.extend((tid[id(x)], op, not x.requires_grad) for x in t.grad_fn.inputs)
             edges.append((op, tid[id(t)], False))
+    missing = _unreached(params, tid)
+    if missing:
+        nodes.append({"id": "u0", "kind": "unrecorded", "lines": missing, "module": None, "output": False})
     return (nodes, edges) if depth is None else _collapse(nodes, edges, depth)
 
 
