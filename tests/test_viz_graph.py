@@ -63,7 +63,7 @@ def test_linear_layers_params_named_by_module_path_and_grouped_in_clusters():
     nodes, edges = graph_nodes(out, dict(net.named_parameters()))
     kinds = {tuple(n["lines"]): (n["kind"], n["module"]) for n in nodes}
     assert kinds[("0.weight", "(4, 3) float32")] == ("trainable", "0")
-    assert kinds[("2.bias", "(2) float32")] == ("trainable", "2")
+    assert kinds[("2.bias", "(2,) float32")] == ("trainable", "2")
     ops = [(n["lines"][0], n["module"]) for n in nodes if n["kind"] == "op"]
     assert ops == [("Linear", "0"), ("ReLU", None), ("Linear", "2"), ("Sum", None)]
     assert kinds[("(5, 3) float32", "no graph behind it: data, or made", "where no input needed a gradient")] == ("leaf", None)
@@ -147,7 +147,7 @@ def test_a_cnn_training_step_stays_legible():
     assert groups == [["module 0", "Conv2d"], ["module 3", "Conv2d"], ["module 7", "Linear"], ["module 9", "Linear"]]
     assert not any(n["kind"] in ("trainable", "frozen") for n in layers)   # listed inside their module
     conv0 = next(n for n in layers if n["lines"][0] == "module 0")
-    assert conv0["lines"][2:] == ["0.weight (32, 1, 3, 3) float32", "0.bias (32) float32"]
+    assert conv0["lines"][2:] == ["0.weight (32, 1, 3, 3) float32", "0.bias (32,) float32"]
 
 
 def test_lora_layers_cluster_their_ops_and_collapse_with_frozen_marks():

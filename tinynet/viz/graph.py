@@ -74,7 +74,7 @@ def _short(name):
 
 
 def _shape(t):
-    return "scalar" if t.shape == () else "(" + ", ".join(map(str, t.shape)) + ")"
+    return "scalar" if t.shape == () else str(t.shape)
 
 
 def _walk(root):
