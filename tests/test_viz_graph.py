@@ -280,7 +280,7 @@ def test_a_pipe_or_a_non_path_is_refused(tmp_path):
     os.mkfifo(tmp_path / "pipe.png")
     with pytest.raises(ValueError, match="exists and is not a regular file"):
         draw_graph(expression()[1], tmp_path / "pipe.png")
-    with pytest.raises(TypeError, match="path must be a file name"):
+    with pytest.raises(TypeError, match="the path must be a file name"):
         draw_graph(expression()[1], 3)
 
 

@@ -2,17 +2,14 @@
 
 Graphviz is a program, not a Python package, so it is not a dependency: when ``dot`` is not on
 the PATH the DOT text is written next to the path asked for (``step.png`` → ``step.dot``) with
-one line on stderr saying how to install Graphviz and draw it. Writes are atomic (a temporary
-file in the same folder, then renamed), so a failed drawing never leaves half a file or costs the
-file that was there.
+one line on stderr saying how to install Graphviz and draw it. Writes are atomic (``files.py``),
+so a failed drawing never leaves half a file or costs the file that was there.
 """
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
+from .files import check_out_path, write_atomic
 from .graph import HEADER, to_dot
 
 __all__ = ["draw_graph", "FORMATS"]
@@ -21,38 +18,8 @@ FORMATS = (".svg", ".png", ".dot")
 INSTALL = "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz)"
 
 
-def check_path(path, what="draw_graph"):
-    """``path`` as a Path whose suffix is in FORMATS, in a folder that exists, not a folder or a
-    device itself; ValueError (one line) otherwise. Nothing is written."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{what}: path must be a file name (str or Path), got {type(path).__name__}")
-    path = Path(path)
-    if not str(path) or path.name in ("", ".", ".."):
-        raise ValueError(f"{what}: {str(path)!r} is not a file name")
-    if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"{what}: {path} must end in {', '.join(FORMATS)} (got {path.suffix or 'no suffix'!r})")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ValueError(f"{what}: {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise ValueError(f"{what}: {path} is a folder; give a file name inside it")
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{what}: {path} exists and is not a regular file (a device or a pipe); not writing there")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{what}: {path}: the folder {folder} is not writable")
-    return path
-
-
 def _write(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OSError(f"draw_graph: cannot write {path} ({e.strerror or e})") from None
+    write_atomic(path, lambda f: f.write(data), "draw_graph")
 
 
 def _ours(path):
@@ -73,7 +40,7 @@ def draw_graph(output, path, params=None, *, depth=None, grads=False, legend=Tru
     of ``timeout`` seconds. Returns the Path written: ``path``, or the ``.dot`` beside it when
     Graphviz is not installed (then one line on stderr says how to install it).
     """
-    path = check_path(path)
+    path = check_out_path(path, FORMATS, "draw_graph")
     text = to_dot(output, params, depth=depth, grads=grads, legend=legend)
     fmt = path.suffix.lower()[1:]
     if fmt == "dot":
