@@ -299,3 +299,13 @@ def test_dot_is_given_a_time_limit(tmp_path):
     with pytest.raises(RuntimeError, match=r"dot took more than 1e-06 s on a graph of 8 nodes"):
         draw_graph(expression()[1], tmp_path / "g.svg", timeout=1e-6)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_labels_and_gradient_norms_on_every_backend(backend):
+    x = tn.tensor([1.0, 2.0], requires_grad=True)
+    y = (3 * x * x).sum()
+    y.backward(retain_graph=True)
+    nodes, _ = graph_nodes(y, {"x": x}, grads=True)
+    lines = [n["lines"] for n in nodes]
+    assert ["x", "(2,) float32", f"‖grad‖ = {np.hypot(6.0, 12.0):.3g}"] in lines      # d/dx 3x² = 6x
+    assert ["constant 3", "scalar float32"] in lines
