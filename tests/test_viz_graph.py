@@ -309,3 +309,17 @@ def test_labels_and_gradient_norms_on_every_backend(backend):
     lines = [n["lines"] for n in nodes]
     assert ["x", "(2,) float32", f"‖grad‖ = {np.hypot(6.0, 12.0):.3g}"] in lines      # d/dx 3x² = 6x
     assert ["constant 3", "scalar float32"] in lines
+
+
+def test_parameters_not_reached_are_listed_by_kind_and_cut_after_eight():
+    tn.manual_seed(0)
+    params = {f"{i}.weight": tn.tensor([1.0], requires_grad=i % 2 == 0) for i in range(20)}
+    y = params["0.weight"] * 2
+    note = next(n for n in graph_nodes(y, params)[0] if n["kind"] == "unrecorded")
+    assert note["lines"] == [
+        "frozen, not in this graph: 1.weight, 3.weight, 5.weight, 7.weight, 9.weight, 11.weight, 13.weight, "
+        "15.weight … (+2 more)",
+        "(no operation using them was recorded: none of its inputs needed a gradient)",
+        "trainable, not in this graph: 2.weight, 4.weight, 6.weight, 8.weight, 10.weight, 12.weight, 14.weight, "
+        "16.weight … (+1 more)",
+        "(this output does not use them, or used them under no_grad)"]

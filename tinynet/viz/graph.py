@@ -173,13 +173,13 @@ def _owners(order, names):
 def _unreached(params, reached, shown=8):
     """Label lines for the parameters in ``params`` the walk did not reach (empty if none)."""
     lines = []
-    for frozen, what in ((True, "frozen, not in this graph"), (False, "trainable, not in this graph")):
+    for frozen, what, why in (
+            (True, "frozen, not in this graph", "(no operation using them was recorded: none of its inputs needed a gradient)"),
+            (False, "trainable, not in this graph", "(this output does not use them, or used them under no_grad)")):
         names = [n for n, t in (params or {}).items() if id(t) not in reached and t.requires_grad != frozen]
         if names:
             more = f" … (+{len(names) - shown} more)" if len(names) > shown else ""
-            lines += [f"{what}: " + ", ".join(map(_short, names[:shown])) + more]
-    if lines:
-        lines.append("no operation using them was recorded: none of its inputs needed a gradient")
+            lines += [f"{what}: " + ", ".join(map(_short, names[:shown])) + more, why]
     return lines
 
 
