@@ -6,12 +6,13 @@
 # connected layer Y = W·X + b (002 §4.3).
 
 # %%
-from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
+from _common import lesson, say, check, claim, savefig, savegraph, finish   # first: paths, and one BLAS thread
 import numpy as np
 
 import tinynet as tn
 import tinynet.functional as F
 import tinynet.nn as nn
+from tinynet.viz import graph_nodes
 
 args = lesson(3, "Tensors, the backward pass, and checking gradients")
 tn.manual_seed(0)
@@ -29,8 +30,21 @@ x = tn.tensor(2.0, requires_grad=True)
 y = x * x + 3 * x
 print(f"  y = {y.item()}, made by {type(y.grad_fn).__name__}, whose inputs were made by "
       f"{[type(t.grad_fn).__name__ for t in y.grad_fn.inputs]}")
-y.backward()
+y.backward(retain_graph=True)            # keep the records after backward, to draw them below
 check("x.grad after y.backward() is 2x + 3 = 7", x.grad == 7.0, f"x.grad = {float(x.grad)}")
+
+say("""
+    The records drawn (tinynet.viz.draw_graph): boxes are operations, ovals tensors. x feeds the
+    first Mul twice (x · x) and the second once (3 · x); the constant 3 needs no gradient, so its
+    arrow is dashed. backward walks these arrows upwards: 2x from the first Mul, 3 from the
+    second, summed in x.grad = 7, written in x's oval.
+""")
+nodes, edges = graph_nodes(y, {"x": x}, grads=True)
+check("the graph of y: three operations (Mul, Mul, Add) and x, each drawn once",
+      [n["lines"][0] for n in nodes if n["kind"] == "op"] == ["Mul", "Mul", "Add"]
+      and [n["lines"][0] for n in nodes].count("x") == 1)
+check("x's oval carries its gradient's size, ‖grad‖ = 7", ["x", "scalar float32", "‖grad‖ = 7"] in [n["lines"] for n in nodes])
+savegraph(y, "graph_x2_plus_3x", {"x": x}, grads=True)
 
 # %% [markdown]
 # ## 2. Finite differences: the independent check
@@ -131,6 +145,18 @@ check("row 0 equals the article's W·x + b for that single sample", np.allclose(
 check("gradcheck of F.linear with respect to X, W and b", tn.gradcheck(
     F.linear, tn.tensor(rng.standard_normal((4, 6)), requires_grad=True),
     tn.tensor(rng.standard_normal((3, 6)), requires_grad=True), tn.tensor(rng.standard_normal(3), requires_grad=True)))
+layer.zero_grad()
+out = layer(X).sum()
+out.backward(retain_graph=True)
+say("""
+    The graph of sum(Linear(X)): one Linear operation with three inputs — the data X (white: no
+    gradient is asked for it) and the two parameters, named as the layer names them and blue
+    because they train; after backward each shows the size of its gradient. Here ∂sum/∂b = N = 4
+    for each of the 3 outputs, so ‖∂/∂b‖ = 4·√3 ≈ 6.93.
+""")
+check("‖∂ sum(Linear(X)) / ∂b‖ = N·√out = 4·√3", np.isclose(np.linalg.norm(layer.bias.grad), 4 * np.sqrt(3)),
+      f"{np.linalg.norm(layer.bias.grad):.4f}")
+savegraph(out, "graph_linear_layer", dict(layer.named_parameters()), grads=True)
 fc1 = nn.Linear(64 * 7 * 7, 128)
 print(f"  the articles' fc1 = Linear(3136, 128): weight {fc1.weight.shape}, bias {fc1.bias.shape}, "
       f"{fc1.num_parameters():,} parameters")

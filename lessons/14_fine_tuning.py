@@ -6,7 +6,7 @@
 # on digits 0–4, then learn digits 5–9 (and Fashion-MNIST) four ways.
 
 # %%
-from _common import lesson, say, check, claim, savefig, trained_model, finish   # first: paths, one BLAS thread
+from _common import lesson, say, check, claim, savefig, savegraph, trained_model, finish   # first: paths, one BLAS thread
 import time
 
 import numpy as np
@@ -15,6 +15,7 @@ import tinynet as tn
 import tinynet.functional as F
 from tinynet import data, finetune, models, optim
 from tinynet.train import evaluate
+from tinynet.viz import graph_nodes
 from data_tools.mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
 
 args = lesson(14, "Fine-tuning: freezing, new heads, LoRA, and when it pays")
@@ -239,6 +240,44 @@ def _():
             f"model maps clothes to arbitrary digits ({', '.join(f'{n}→{d}' for n, d in list(zip(names, mapping))[:4])}…). "
             "Detection or faces from an MNIST model is an overclaim")
 
+
+# %% [markdown]
+# ## 5. Where gradients stop: the graph of one step
+
+# %%
+say("""
+    5. The graph tinynet records for one step on 8 images of digits 5–9 (tinynet.viz.draw_graph;
+       each layer's operations boxed and labelled by its name in the model, "module 0").
+         lora — every layer is recorded: the frozen weights W are inputs of the Add that makes
+                W + (α/r)·B A, drawn grey and dashed: no gradient flows back into them.
+         head — the frozen layers ran on images that need no gradient, so nothing was recorded
+                for them: the graph starts at fc1's output (after its ReLU); backward never enters the
+                backbone (no backward work is spent there at all).
+""")
+xb8, yb8 = next(iter(data.DataLoader(train_b, 8)))
+for method in ("lora", "head"):
+    tn.manual_seed(0)
+    m = cnn5()
+    m.load_state_dict({k: tn.tensor(v) for k, v in pre_state.items()})
+    finetune.prepare(m, method, 5)
+    m.train()
+    loss = F.cross_entropy(m(xb8), yb8)
+    loss.backward(retain_graph=True)              # keep the graph to draw it with the gradients
+    params = dict(m.named_parameters())
+    nodes, _ = graph_nodes(loss, params, grads=True)
+    frozen = [n for n, p in params.items() if not p.requires_grad]
+    if method == "lora":
+        drawn_frozen = [n["lines"][0] for n in nodes if n["kind"] == "frozen"]
+        check("lora: the frozen base weights are in the graph, drawn as frozen, and get no gradient",
+              sorted(drawn_frozen) == sorted(frozen) and all(params[n].grad is None for n in frozen),
+              f"{len(frozen)} frozen tensors: {', '.join(drawn_frozen)}")
+    else:
+        ops = [n["lines"][0] for n in nodes if n["kind"] == "op"]
+        note = [n["lines"][0] for n in nodes if n["kind"] == "unrecorded"]
+        check("head: only the new head's Linear and the loss were recorded; the backbone is listed as not in the graph",
+              ops == ["Linear", "CrossEntropy"] and note == [f"frozen, not in this graph: {', '.join(frozen)}"],
+              " → ".join(ops))
+    savegraph(loss, f"graph_step_{method}", params, grads=True)
 
 # %%
 import matplotlib.pyplot as plt  # noqa: E402

@@ -1,6 +1,6 @@
 """What every lesson shares: its arguments, the ✓/✗ printer, figures, and the claim registry.
 
-    from _common import lesson, say, check, claim, savefig, finish
+    from _common import lesson, say, check, claim, savefig, savegraph, finish
     args = lesson(4, "Convolution")        # parses --quick/--out, prints the title
     check("engine == loop", err < 1e-6, f"max error {err:.1e}")
     @claim("A17", "002", "Y[i,j] = Σ X[i+m, j+n]·K[m,n] is what a conv layer computes")
@@ -102,6 +102,19 @@ def savefig(fig, name):
 def figure(path):
     """Say where a figure saved by someone else (tinynet.plots) went; returns the path."""
     print(f"  [figure] {_shown(Path(path))}")
+    return path
+
+
+def savegraph(output, name, params=None, **options):
+    """Draw the autograd graph behind ``output`` as OUT/name.svg (``tinynet.viz.draw_graph``; the
+    DOT text, OUT/name.dot, when Graphviz is not installed), say where it went, and show it inline
+    in a notebook. ``options``: ``depth``, ``grads`` as in ``draw_graph``."""
+    from tinynet.viz import draw_graph
+    path = draw_graph(output, RUN["args"].out / f"{name}.svg", params, **options)
+    print(f"  [figure] {_shown(path)}")
+    if "ipykernel" in sys.modules and path.suffix == ".svg":
+        from IPython.display import SVG, display
+        display(SVG(filename=str(path)))
     return path
 
 

@@ -2,7 +2,9 @@
 light on dark), printing the class name and its probability, and the next two guesses."""
 import os
 
-from .. import backend, data
+from .. import backend, data, viz
+from ..viz.figures import FORMATS as EXPLAIN_FORMATS
+from ..viz.files import check_out_path
 from ..runs import make_normalize
 from ..tensor import Tensor, no_grad
 from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, read_checkpoint
@@ -16,6 +18,10 @@ def add_arguments(p):
                    "dark on light or light on dark)")
     p.add_argument("--save-input", type=path, metavar="PNG",
                    help="also save the 28×28 image the model sees (with one IMAGE only: several are refused)")
+    p.add_argument("--explain", type=path, metavar="PNG",
+                   help="also write one figure of how the model read the image: the image, what the model saw, "
+                        "the probabilities, the saliency map, the first layer's feature maps (.png, .svg or .pdf; "
+                        "one IMAGE only)")
 
 
 def check_save_input(path):
@@ -23,6 +29,19 @@ def check_save_input(path):
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise CLIError(f"--save-input {path}: the folder {folder} does not exist")
+
+
+def check_explain(args):
+    """``--explain``: one IMAGE, a picture file name in a folder that exists, not one of the inputs."""
+    if len(args.images) > 1:
+        raise CLIError(f"--explain draws the one image the model read: give one IMAGE, not {len(args.images)}")
+    try:
+        check_out_path(args.explain, EXPLAIN_FORMATS, "--explain")
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    for other in (args.checkpoint, *args.images, args.save_input):
+        if other and os.path.realpath(other) == os.path.realpath(args.explain):
+            raise CLIError(f"--explain {args.explain} is {other}, an input or another output; give another file name")
 
 
 def save_input(path, digit):
@@ -39,6 +58,8 @@ def run(args):
             raise CLIError(f"--save-input saves the one image the model sees: give one IMAGE, not "
                            f"{len(args.images)}")
         check_save_input(args.save_input)
+    if args.explain:
+        check_explain(args)
     ckpt = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, args.checkpoint)
     names = checkpoint_classes(ckpt, args.checkpoint)
@@ -65,4 +86,10 @@ def run(args):
         order = np.argsort(p)[::-1]
         others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
         print(f"{image}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
+        if args.explain:
+            try:
+                viz.explain(model, image, args.explain, classes=names, normalize=normalize)
+            except OSError as e:
+                raise CLIError(str(e)) from None
+            print(f"wrote {args.explain}")
     return 0
