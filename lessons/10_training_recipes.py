@@ -329,8 +329,12 @@ for k, r in runs.items():
     smooth = np.convolve(r["losses"], np.ones(w) / w, mode="valid")
     a.plot(np.arange(len(smooth)) / r["batches"], smooth, label=f"{k} ({RECIPES[k]['model']})")
     b.plot(range(1, len(r["accs"]) + 1), [100 * x for x in r["accs"]], "o-", label=k)
-a.set_yscale("log"), a.set_xlabel("epoch"), a.set_ylabel("training loss (moving average)"), a.legend()
+a.set_yscale("log"), a.set_xlabel("epoch"), a.set_ylabel("training loss (moving average, log scale)"), a.legend()
+a.yaxis.set_major_formatter("{x:g}"), a.yaxis.set_minor_formatter("{x:g}")    # 0.5, not 5×10⁻¹
+a.set_title("training loss (lower is better)", fontsize=10)
 b.set_xlabel("epoch"), b.set_ylabel("test accuracy (%)")
+b.set_xticks(range(1, max(len(r["accs"]) for r in runs.values()) + 1))
+b.set_title("test accuracy after each epoch (grey: the articles' claims)", fontsize=10)
 for y, lab, style in [(98.0, "claimed by 003 (R4): 98.0 %", "--"), (98.3, "claimed by 001 (R1): 98.3 %", ":")]:
     b.axhline(y, ls=style, lw=0.9, color="gray", label=lab)
 b.legend(fontsize=8)

@@ -96,7 +96,7 @@ def _():
 # %%
 figure(plots.confusion_heatmap(C, args.out / "confusion_matrix.png", title=f"padded CNN, {len(y):,} test images"))
 figure(plots.misclassified_grid(test.arrays[0][:len(y), 0], y, p, args.out / "misclassified.png"))
-figure(plots.first_layer_filters(model[0].weight, args.out / "first_layer_filters.png"))
+figure(plots.first_layer_filters(model[0].weight, args.out / "first_layer_filters.png", next_weight=model[3].weight))
 
 import matplotlib.pyplot as plt  # noqa: E402
 
