@@ -42,7 +42,7 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS",
                    help="longest a single cell may run before the notebook counts as failed (default 3600)")
     args = p.parse_args(argv)
-    if not args.timeout > 0 or args.timeout != args.timeout:
+    if not args.timeout > 0:          # also refuses nan
         fail(f"--timeout must be a positive number of seconds, got {args.timeout}")
     return args
 
