@@ -293,15 +293,20 @@ def test_ctrl_c_again_and_again_to_the_real_command(tmp_path):
 
 # --- tinynet predict --save-input -----------------------------------------------------------------
 
-def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
-    ckpt = tmp_path / "ck.npz"
-    from tinynet import models
-    train.save_checkpoint(ckpt, models.mlp(), None, 1, "mlp")
-    image = tmp_path / "seven.png"
+def mlp_and_a_stroke(tmp_path):
+    """(an untrained mlp's checkpoint, a PNG of one white vertical stroke on black) in tmp_path."""
     import matplotlib.image
+    from tinynet import models
+    ckpt, image = tmp_path / "ck.npz", tmp_path / "seven.png"
+    train.save_checkpoint(ckpt, models.mlp(), None, 1, "mlp")
     page = np.zeros((40, 40))
     page[8:32, 18:22] = 1
     matplotlib.image.imsave(image, page, cmap="gray")
+    return ckpt, image
+
+
+def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
+    ckpt, image = mlp_and_a_stroke(tmp_path)
     code, stdout, err = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "no" / "seen.png")
     assert code == 2 and stdout == "" and one_error_line(err, "predict") and "does not exist" in err
     code, _, err = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "seen.unknownformat")
@@ -311,15 +316,8 @@ def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
 
 
 def test_save_input_is_enlarged_pixel_for_pixel_and_scale_1_is_the_raw_28x28(capsys, tmp_path):
-    ckpt = tmp_path / "ck.npz"
-    from tinynet import models
     from PIL import Image
-    train.save_checkpoint(ckpt, models.mlp(), None, 1, "mlp")
-    image = tmp_path / "one.png"
-    import matplotlib.image
-    page = np.zeros((40, 40))
-    page[8:32, 18:22] = 1
-    matplotlib.image.imsave(image, page, cmap="gray")
+    ckpt, image = mlp_and_a_stroke(tmp_path)
     sizes = {}
     for scale in (None, 1, 3):
         out = tmp_path / f"seen{scale}.png"
