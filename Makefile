@@ -23,6 +23,7 @@ venv: $(STAMP)
 # The lessons as Jupyter notebooks, run, with their output and figures inline (lessons/NN_*.ipynb,
 # ignored by git).  `make notebooks QUICK=1`: quick mode.  Installs the notebooks extra first.
 notebooks: $(VENV)/.installed-notebooks
+	$(if $(filter-out 0 1,$(QUICK)),$(error QUICK=$(QUICK): use QUICK=1 for quick mode, or leave it out for full mode))
 	$(PY) lessons/make_notebooks.py $(if $(filter 1,$(QUICK)),--quick)
 
 $(VENV)/.installed-notebooks: pyproject.toml | $(STAMP)

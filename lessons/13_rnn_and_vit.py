@@ -231,8 +231,9 @@ savefig(fig, "vit_attention")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, (acc, n) in scores.items():
     ax.scatter(n, 100 * acc, s=40), ax.annotate(name, (n, 100 * acc), fontsize=9, xytext=(5, -3), textcoords="offset points")
-ax.set_xscale("log"), ax.set_xlabel("parameters"), ax.set_ylabel("test accuracy (%)")
-ax.set_title(f"four model families, {EPOCHS} epoch(s) of Adam on {N_TRAIN:,} images")
+ax.set_xscale("log"), ax.set_xlabel("parameters (log scale)"), ax.set_ylabel("test accuracy (%)")
+ax.xaxis.set_major_formatter("{x:,.0f}"), ax.xaxis.set_minor_formatter("{x:,.0f}")
+ax.set_title(f"model families, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''} of Adam on {N_TRAIN:,} images")
 savefig(fig, "families")
 
 # %%

@@ -42,6 +42,8 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS",
                    help="longest a single cell may run before the notebook counts as failed (default 3600)")
     args = p.parse_args(argv)
+    if os.environ.get(QUICK_ENV, "") not in ("", "0", "1"):
+        fail(f"{QUICK_ENV}={os.environ[QUICK_ENV]!r} in the environment: use 1 (quick), 0 or nothing (full)")
     if not args.timeout > 0:          # also refuses nan
         fail(f"--timeout must be a positive number of seconds, got {args.timeout}")
     return args
@@ -88,12 +90,20 @@ def writable_target(target, script):
              f"(it is not overwritten)", status=1)
 
 
-def failure_line(error):
-    """One line for a failed cell: the error's last line ("NameError: …"), not its traceback."""
+def failure_line(error, nb):
+    """One line for a failed cell: the error's last line ("NameError: …"), not its traceback. For a
+    SystemExit (a lesson's failed checks, or its argument error) the last line the cell printed says why."""
     text = str(getattr(error, "evalue", "") or error).strip()
     ename = getattr(error, "ename", "") or type(error).__name__
     last = text.splitlines()[-1] if text else ""
-    return f"{ename}: {last}" if ename not in last else last
+    line = f"{ename}: {last}" if ename not in last else last
+    if ename == "SystemExit":
+        failed = [c for c in nb.cells if any(o.output_type == "error" for o in c.get("outputs", []))]
+        printed = [o.text for c in failed[-1:] for o in c.outputs
+                   if o.output_type == "stream" and o.name == "stdout" and o.text.strip()]
+        if printed:
+            line += f" after: {printed[-1].strip().splitlines()[-1]}"
+    return line
 
 
 def run_one(script, target, extra, args):
@@ -111,7 +121,7 @@ def run_one(script, target, extra, args):
         try:
             client.execute()
         except errors as e:
-            problem = failure_line(e)
+            problem = failure_line(e, nb) + " (the notebook shows it in its cell)"
         finally:                    # nbclient leaves a kernel it was given running: stop it here
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
@@ -132,6 +142,13 @@ def main(argv=None):
     extra = import_extra()
     if not args.into.is_dir():
         fail(f"--into {args.into}: no such folder")
+    try:                            # before any lesson runs: can a notebook be written there?
+        with tempfile.NamedTemporaryFile(dir=args.into, suffix=".ipynb.tmp"):
+            pass
+    except OSError as e:
+        fail(f"--into {args.into}: cannot write there ({e.strerror or e})")
+    if args.out and args.out.exists() and not args.out.is_dir():
+        fail(f"--out {args.out}: a file is in the way (the figures need a folder)")
     if args.quick:
         os.environ[QUICK_ENV] = "1"        # the kernel inherits this environment
     if args.out:
@@ -148,9 +165,13 @@ def main(argv=None):
             failed.append(script.stem)
     mode = "quick" if args.quick else "full"
     print(f"{len(scripts) - len(failed)} of {len(scripts)} notebooks ran ({mode} mode)"
-          + (f"; failed: {', '.join(failed)} (their notebooks show the error)" if failed else ""))
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:       # the kernel is already shut down and no half-written notebook is left
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        sys.exit(130)

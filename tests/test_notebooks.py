@@ -80,3 +80,23 @@ def test_a_notebook_it_did_not_write_is_never_overwritten(tmp_path):
     r = run("--quick", "--lessons", "01", "--into", tmp_path)
     assert r.returncode == 1 and "not overwritten" in r.stderr and r.stderr.count("\n") == 1
     assert mine.read_bytes() == before
+
+
+def test_a_bad_quick_setting_in_the_environment_is_one_line_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYNET_LESSONS_QUICK", "yes")
+    r = run("--lessons", "01", "--into", tmp_path)
+    assert r.returncode == 2 and "TINYNET_LESSONS_QUICK='yes'" in r.stderr and r.stderr.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_lesson_is_reported_by_the_line_it_printed_last():
+    need_extra("jupytext", "nbclient", "ipykernel")
+    import jupytext
+    import nbclient
+    sys.path.insert(0, str(SCRIPT.parent))
+    import make_notebooks
+    nb = jupytext.reads("# %%\nprint('Lesson 99: 3 checks passed, 1 failed')\nprint('failed: x == y')\n"
+                        "import sys; sys.exit(1)\n", fmt="py:percent")
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as e:
+        nbclient.NotebookClient(nb, timeout=120).execute()
+    assert make_notebooks.failure_line(e.value, nb) == "SystemExit: 1 after: failed: x == y"
