@@ -116,3 +116,14 @@ def test_the_misclassified_grid_titles_true_and_predicted(tmp_path):
     fig = plots.misclassified_figure(images, [1, 2, 3, 4, 5], [1, 7, 3, 4, 0])
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["2 → 7", "5 → 0"]
     assert "2 of 5" in fig._suptitle.get_text()
+
+
+def test_the_cli_draws_the_second_convolution_when_it_reads_the_first_and_knows_about_dropout(tmp_path):
+    from tinynet import models, nn
+    from tinynet.cli.common import first_conv_filters, has_dropout
+    assert has_dropout(models.cnn_dropout()) and not has_dropout(models.cnn())
+    assert not has_dropout(nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.0)))
+    files = first_conv_filters(models.lenet(), tmp_path)
+    with Image.open(files["filters"]) as im:
+        assert im.format == "PNG" and im.size[0] > 1000        # two panels: the kernels and the 20 × 10 norms
+    assert first_conv_filters(models.mlp(), tmp_path) == {}
