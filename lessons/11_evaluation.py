@@ -12,8 +12,8 @@ import tinynet as tn
 from tinynet import data, metrics, models, optim, plots
 from tinynet.train import evaluate, fit
 
-args = lesson(11, "Beyond accuracy: confusion matrix, precision and recall")
 tn.manual_seed(0)
+args = lesson(11, "Beyond accuracy: confusion matrix, precision and recall")
 
 # %% [markdown]
 # ## 1. A trained model and its predictions
