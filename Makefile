@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # (tinynet train refuses to write over a finished run without it).
 TRAIN_CMD = $(VENV)/bin/tinynet train --model cnn --epochs 2 --optimizer adam --lr 1e-3 --batch-size 64 --normalize mnist --seed 0 --out runs/cnn --force
 
-.PHONY: train test venv clean
+.PHONY: train test venv notebooks clean
 
 train: $(STAMP)
 	$(TRAIN_CMD)
@@ -19,6 +19,16 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 venv: $(STAMP)
+
+# The lessons as Jupyter notebooks, run, with their output and figures inline (lessons/NN_*.ipynb,
+# ignored by git).  `make notebooks QUICK=1`: quick mode.  Installs the notebooks extra first.
+notebooks: $(VENV)/.installed-notebooks
+	$(if $(filter-out 0 1,$(QUICK)),$(error QUICK=$(QUICK): use QUICK=1 for quick mode, or leave it out for full mode))
+	$(PY) lessons/make_notebooks.py $(if $(filter 1,$(QUICK)),--quick)
+
+$(VENV)/.installed-notebooks: pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e '.[test,notebooks]'
+	touch $@
 
 # Some Debian/Ubuntu Pythons lack ensurepip (package python3-venv): then make the venv
 # without pip and bootstrap pip with get-pip.py; if that fails too, remove the half-made venv.

@@ -152,10 +152,12 @@ savefig(fig, "digits")
 fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3))
 a.bar(range(10), counts_train, label="train")
 a.bar(range(10), counts_test, label="test")
-a.set_xticks(range(10)), a.set_xlabel("digit"), a.set_ylabel("images"), a.legend()
+a.set_xticks(range(10)), a.set_xlabel("digit"), a.set_ylabel("images"), a.legend(ncols=2, loc="upper center")
+a.set_ylim(0, 1.25 * counts_train.max())                       # room for the legend above the bars
 a.set_title("images per class")
 b.hist(x_train[:2000].ravel(), bins=64, log=True)
-b.set_xlabel("pixel value"), b.set_title("pixel values (2,000 images, log scale)")
+b.set_xlabel("pixel value (0 = paper, 255 = full ink)"), b.set_ylabel("pixels (log scale)")
+b.set_title("pixel values (2,000 images)")
 savefig(fig, "counts_and_pixels")
 
 # %%

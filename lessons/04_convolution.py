@@ -291,24 +291,48 @@ def _():
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
-panels = [("digit", X), ("Sobel kernel", SOBEL), ("cross-correlation\n(conv2d, 002)", xcorr_sobel),
-          ("true convolution\n(000)", conv_sobel), ("conv2d + ReLU", np.maximum(0, engine))]
-for ax, (title, im) in zip(axes, panels):
-    ax.imshow(im, cmap="gray" if title == "digit" else "RdBu_r",
-              vmin=None if title == "digit" else -np.abs(im).max(), vmax=None if title == "digit" else np.abs(im).max())
-    ax.set_title(title, fontsize=9), ax.set_axis_off()
+fig, axes = plt.subplots(1, 5, figsize=(15, 3.4), layout="constrained")
+im = axes[0].imshow(X, cmap="gray_r", vmin=0, vmax=1)
+axes[0].set_title("the digit X (a 7)", fontsize=9)
+fig.colorbar(im, ax=axes[0], shrink=0.8, label="ink (0 = paper, 1 = black)")
+im = axes[1].imshow(SOBEL, cmap="RdBu_r", vmin=-2, vmax=2)
+for (i, j), v in np.ndenumerate(SOBEL):
+    axes[1].text(j, i, f"{v:g}", ha="center", va="center", fontsize=10)
+axes[1].set_title("the kernel K (Sobel): positive where\nthe ink increases left → right", fontsize=9)
+fig.colorbar(im, ax=axes[1], shrink=0.8, label="kernel weight")
+edge = np.abs(xcorr_sobel).max()                # one colour scale for the three results
+for ax, (title, result) in zip(axes[2:], [
+        ("article 002's formula (no turn)\n= tinynet's conv2d", xcorr_sobel),
+        ("article 000's formula\n(K turned 180°): signs swap", conv_sobel),
+        ("conv2d, then ReLU:\nthe negative half set to 0", np.maximum(0, engine))]):
+    im = ax.imshow(result, cmap="RdBu_r", vmin=-edge, vmax=edge)
+    ax.set_title(title, fontsize=9)
+fig.colorbar(im, ax=list(axes[2:]), shrink=0.8, label="output (red +, blue −, white 0)")
+for ax in axes:
+    ax.set_xticks([]), ax.set_yticks([])
+fig.suptitle("one digit, one kernel, the articles' two formulas: for this kernel they differ only in sign")
 savefig(fig, "convolution_vs_correlation")
 
-fig, ax = plt.subplots(figsize=(10, 2))
-ax.imshow(cols[:, :120], cmap="gray_r", aspect="auto")
-ax.set_xlabel("output position (first 120 of 676)"), ax.set_ylabel("kernel offset (9)")
+fig, ax = plt.subplots(figsize=(11, 2.4))
+first = 26 * 7                                  # output rows 7–11 of 26: they cross the 7's bar and stem
+im = ax.imshow(cols[:, first:first + 130], cmap="gray_r", aspect="auto", vmin=0, vmax=1,
+               extent=(first - 0.5, first + 129.5, 8.5, -0.5))
+for row_start in range(first, first + 130, 26):
+    ax.axvline(row_start - 0.5, color="C1", lw=1)
+ax.set_xlabel("output position (130 of 676: output rows 7–11, each starting at an orange line)")
+ax.set_ylabel("kernel offset (9)")
 ax.set_title("im2col: each column is one 3×3 window of the digit, flattened")
+fig.colorbar(im, ax=ax, label="ink")
 savefig(fig, "im2col_columns")
 
-fig, axes = plt.subplots(1, 4, figsize=(9, 2.5))
+fig, axes = plt.subplots(1, 4, figsize=(10, 2.8), layout="constrained")
+top = maps.max()                                # one scale for the four maps
 for i, ax in enumerate(axes):
-    ax.imshow(maps[i], cmap="magma"), ax.set_axis_off(), ax.set_title(f"ReLU(X⋆K{i + 1})", fontsize=9)
+    im = ax.imshow(maps[i], cmap="magma", vmin=0, vmax=top)
+    ax.set_axis_off(), ax.set_title(f"random kernel {i + 1}, then ReLU\n(weight θ{i + 1} = {theta[i]:g})", fontsize=9)
+fig.colorbar(im, ax=list(axes), shrink=0.8, label="activation (≥ 0)")
+fig.suptitle("article 003's f(gᵢ(x)): four feature maps; weighted by the θᵢ, the negative ones make Σ θᵢ f(gᵢ(x)) < 0",
+             fontsize=10)
 savefig(fig, "feature_maps")
 
 # %%

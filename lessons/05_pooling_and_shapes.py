@@ -204,16 +204,23 @@ def _():
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-fig, axes = plt.subplots(1, 4, figsize=(12, 3))
-for ax, (t, im) in zip(axes, [("ReLU(conv) 26×26", Y2), ("max_pool2d(2) 13×13", pooled),
-                              ("stride-1 'max' 27×27", literal), ("max_pool2d(2) of the digit", engine)]):
-    ax.imshow(im, cmap="magma"), ax.set_title(t, fontsize=9), ax.set_axis_off()
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), layout="constrained")
+panels = [("a feature map Y₂: ReLU(conv), 26×26", Y2), ("Y₂ max-pooled 2×2: 13×13\n(same picture, half the side)", pooled),
+          ("the digit, article 002's formula read\nliterally (window moves 1 px): 27×27", literal),
+          ("the digit, max_pool2d(2)\n(window moves 2 px): 14×14", engine)]
+for k, (ax, (t, im)) in enumerate(zip(axes, panels)):
+    shown = ax.imshow(im, cmap="magma", vmin=0, vmax=(Y2.max() if k < 2 else 1))
+    ax.set_title(t, fontsize=9), ax.set_axis_off()
+    if k in (1, 3):                             # one colour bar per pair: the pair shares its scale
+        fig.colorbar(shown, ax=list(axes[k - 1:k + 1]), shrink=0.8, label="activation" if k == 1 else "ink (0–1)")
+fig.suptitle("max pooling keeps the largest value of each 2×2 window: the map shrinks, its bright parts stay")
 savefig(fig, "pooling")
 
-fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
 for ax, (name, mask) in zip(axes, [(f"LeNet: {m_lenet}×{m_lenet}", mask_lenet), (f"padded CNN: {m_cnn}×{m_cnn}", mask_cnn)]):
     ax.imshow(X, cmap="gray"), ax.imshow(np.ma.masked_where(~mask, mask), cmap="autumn", alpha=0.5)
-    ax.set_title(f"receptive field, {name}", fontsize=9), ax.set_axis_off()
+    ax.set_title(f"receptive field, {name} pixels", fontsize=9), ax.set_axis_off()
+fig.suptitle("red: the input pixels the centre unit after the\nsecond pooling can see (found by backward)", fontsize=10)
 savefig(fig, "receptive_fields")
 
 # %%

@@ -296,14 +296,23 @@ ax.set_xscale("log"), ax.set_xlabel("parameters (log scale)"), ax.invert_yaxis()
 ax.set_title("where the weights are: the first fully connected layer dominates")
 savefig(fig, "parameters_per_layer")
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.2))
-axes[0].imshow(feat49.numpy().reshape(49, 1600)[:6], aspect="auto", cmap="viridis")
-axes[0].set_title("6 images × 1600 features (correct)", fontsize=9)
-owner = np.repeat(np.arange(49), 1600).reshape(25, 3136)
-axes[1].imshow(owner[:6], aspect="auto", cmap="tab20")
-axes[1].set_title("view(-1, 3136): which image each value of rows 0–5 comes from", fontsize=9)
+fig, axes = plt.subplots(1, 2, figsize=(12, 2.8), layout="constrained")
+im = axes[0].imshow(feat49.numpy().reshape(49, 1600)[:6], aspect="auto", cmap="viridis", interpolation="nearest")
+axes[0].set_title("correct: view(-1, 1600), one row per image", fontsize=9)
+axes[0].set_xlabel("feature (64 channels × 5×5)"), axes[0].set_ylabel("image")
+fig.colorbar(im, ax=axes[0], label="feature value")
+owner = np.repeat(np.arange(49), 1600).reshape(25, 3136)[:6]      # the image each value of rows 0–5 came from
+im = axes[1].imshow(owner, aspect="auto", cmap="tab20", vmin=-0.5, vmax=19.5, interpolation="nearest")
+for r in range(6):                              # write the image's number on each stretch of a row
+    for image in np.unique(owner[r]):
+        cols = np.flatnonzero(owner[r] == image)
+        axes[1].text(cols.mean(), r, f"image {image}" if len(cols) > 400 else str(image), ha="center", va="center",
+                     fontsize=8)
+axes[1].set_title("the article's view(-1, 3136): every row mixes images\n(colour and label: the image a value came from)",
+                  fontsize=9)
+axes[1].set_xlabel("position in the row (3136 values)"), axes[1].set_ylabel("row (= 'one image')")
 for a in axes:
-    a.set_yticks([])
+    a.set_yticks(range(6))
 savefig(fig, "view_mixes_images")
 
 # %%

@@ -144,15 +144,21 @@ def _():
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-fig, axes = plt.subplots(2, 4, figsize=(11, 4))
+fig, axes = plt.subplots(3, 4, figsize=(11, 6.4), layout="constrained", sharey="row")
 for k in range(4):
     axes[0, k].imshow(images[k], cmap="gray_r"), axes[0, k].set_axis_off()
-    axes[0, k].set_title(f"label {labels[k]}")
-    axes[1, k].bar(range(10), z[k], color="C0", label="logits")
-    axes[1, k].bar(range(10), p[k], color="C1", alpha=0.8, label="softmax")
-    axes[1, k].axhline(0, color="k", lw=0.5), axes[1, k].set_xticks(range(10))
-axes[1, 0].legend(fontsize=8)
-fig.suptitle("an untrained CNN: logits (any sign) and softmax probabilities (≈ 1/10 each)")
+    axes[0, k].set_title(f"test image {k}: a {labels[k]}")
+    colours = ["C3" if d == labels[k] else "C0" for d in range(10)]     # the true digit in red
+    axes[1, k].bar(range(10), z[k], color=colours)
+    axes[1, k].axhline(0, color="k", lw=0.5)
+    axes[2, k].bar(range(10), p[k], color=colours)
+    axes[2, k].axhline(0.1, color="k", lw=0.8, ls="--")
+    axes[2, k].set_ylim(0, max(0.2, 1.15 * p[:4].max()))
+    for ax in axes[1:, k]:
+        ax.set_xticks(range(10)), ax.set_xlabel("class (red: the true digit)", fontsize=8)
+axes[1, 0].set_ylabel("logit zᵢ\n(any real number)")
+axes[2, 0].set_ylabel("softmax pᵢ = e^zᵢ / Σ e^zⱼ\n(≥ 0, sum 1; dashed: 1/10)")
+fig.suptitle("an untrained CNN: its logits (middle row) and the probabilities softmax makes of them (bottom row)")
 savefig(fig, "logits_and_softmax")
 
 # %%

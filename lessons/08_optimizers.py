@@ -200,12 +200,14 @@ A, B = np.meshgrid(np.linspace(-4.5, 1, 200), np.linspace(-1.3, 1.3, 200))
 a.contour(A, B, 0.5 * (A ** 2 + 25 * B ** 2), levels=20, cmap="Greys", linewidths=0.6)
 for name, pts in paths.items():
     a.plot(pts[:, 0], pts[:, 1], ".-", label=name, ms=3)
-a.legend(fontsize=8), a.set_title("40 steps on ½(a² + 25b²)")
+a.plot(0, 0, "k*", ms=10)
+a.legend(fontsize=8), a.set_title("40 steps on f = ½(a² + 25b²) from (−4, 1); ★ the minimum\n(grey: contour lines of f)")
+a.set_xlabel("a"), a.set_ylabel("b (25× steeper than a)")
 for name, c in curves.items():
     k = max(1, len(c) // 40)
     b.plot(np.convolve(c, np.ones(k) / k, mode="valid"), label=f"{name} ({results[name][0]:.1%})")
 b.set_xlabel("batch"), b.set_ylabel("training loss (moving average)"), b.legend(fontsize=8)
-b.set_title(f"LeNet, one epoch on {n_train:,} images")
+b.set_title(f"LeNet, one epoch on {n_train:,} images\n(in brackets: test accuracy after the epoch)")
 savefig(fig, "optimisers")
 
 # %%

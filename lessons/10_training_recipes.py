@@ -329,8 +329,12 @@ for k, r in runs.items():
     smooth = np.convolve(r["losses"], np.ones(w) / w, mode="valid")
     a.plot(np.arange(len(smooth)) / r["batches"], smooth, label=f"{k} ({RECIPES[k]['model']})")
     b.plot(range(1, len(r["accs"]) + 1), [100 * x for x in r["accs"]], "o-", label=k)
-a.set_yscale("log"), a.set_xlabel("epoch"), a.set_ylabel("training loss (moving average)"), a.legend()
+a.set_yscale("log"), a.set_xlabel("epoch"), a.set_ylabel("training loss (moving average, log scale)"), a.legend()
+a.yaxis.set_major_formatter("{x:g}"), a.yaxis.set_minor_formatter("{x:g}")    # 0.5, not 5×10⁻¹
+a.set_title("training loss (lower is better)", fontsize=10)
 b.set_xlabel("epoch"), b.set_ylabel("test accuracy (%)")
+b.set_xticks(range(1, max(len(r["accs"]) for r in runs.values()) + 1))
+b.set_title("test accuracy after each epoch (grey: the articles' claims)", fontsize=10)
 for y, lab, style in [(98.0, "claimed by 003 (R4): 98.0 %", "--"), (98.3, "claimed by 001 (R1): 98.3 %", ":")]:
     b.axhline(y, ls=style, lw=0.9, color="gray", label=lab)
 b.legend(fontsize=8)
@@ -343,13 +347,18 @@ claimed = [(int(line[1:].split(",")[0]), float(line.split()[-1])) for line in lo
 ax.plot([e for e, _ in claimed], [v for _, v in claimed], ".", color="C3", label="article 003's log ('epochs' 1–200)")
 if windows:
     ax.plot(np.arange(1, len(windows) + 1) * 200 / r4["batches"], windows, "o-", label="R4 measured: mean per 200 batches")
-ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("epoch"), ax.set_ylabel("training loss"), ax.legend(fontsize=8)
-ax.set_title("what article 003 printed vs what its recipe gives")
+ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("epoch (log scale)"), ax.set_ylabel("training loss (log scale)")
+ax.legend(fontsize=8)
+ax.xaxis.set_major_formatter("{x:g}"), ax.xaxis.set_minor_formatter("")
+ax.yaxis.set_major_formatter("{x:g}"), ax.yaxis.set_minor_formatter("{x:g}")      # 0.003, not 3×10⁻³
+ax.set_title("what article 003 printed vs what its recipe gives"
+             + ("" if windows else "\n(quick mode: too few batches for the measured curve)"))
 savefig(fig, "article_003_log_vs_measured")
 
 fig, ax = plt.subplots(figsize=(5, 3.2))
 ax.semilogx(list(curve), [100 * v for v in curve.values()], "o-")
-ax.set_xlabel("training images"), ax.set_ylabel("test accuracy (%)"), ax.set_title("learning curve, LeNet")
+ax.set_xlabel("training images (log scale)"), ax.set_ylabel("test accuracy (%)"), ax.set_title("learning curve, LeNet")
+ax.xaxis.set_major_formatter("{x:,.0f}")
 savefig(fig, "learning_curve")
 
 # %%

@@ -12,8 +12,8 @@ import tinynet as tn
 from tinynet import data, metrics, models, optim, plots
 from tinynet.train import evaluate, fit
 
-args = lesson(11, "Beyond accuracy: confusion matrix, precision and recall")
 tn.manual_seed(0)
+args = lesson(11, "Beyond accuracy: confusion matrix, precision and recall")
 
 # %% [markdown]
 # ## 1. A trained model and its predictions
@@ -96,16 +96,18 @@ def _():
 # %%
 figure(plots.confusion_heatmap(C, args.out / "confusion_matrix.png", title=f"padded CNN, {len(y):,} test images"))
 figure(plots.misclassified_grid(test.arrays[0][:len(y), 0], y, p, args.out / "misclassified.png"))
-figure(plots.first_layer_filters(model[0].weight, args.out / "first_layer_filters.png"))
+figure(plots.first_layer_filters(model[0].weight, args.out / "first_layer_filters.png", next_weight=model[3].weight))
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-fig, ax = plt.subplots(figsize=(7, 3))
+fig, ax = plt.subplots(figsize=(8, 3.4))
 ax.bar(np.arange(10) - 0.2, 100 * precision, 0.4, label="precision")
 ax.bar(np.arange(10) + 0.2, 100 * recall, 0.4, label="recall")
 ax.axhline(100 * accuracy, color="k", lw=0.8, ls="--", label=f"accuracy {accuracy:.2%}")
 ax.set_ylim(100 * min(precision.min(), recall.min()) - 2, 100.5), ax.set_xticks(range(10))
-ax.set_xlabel("digit"), ax.set_ylabel("%"), ax.legend(fontsize=8, loc="lower right")
+ax.set_xlabel("digit"), ax.set_ylabel("%"), ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+ax.set_title("per digit d — precision: of the images called d, how many are d;\nrecall: of the d's, how many were found",
+             fontsize=9)
 savefig(fig, "precision_recall_per_class")
 
 # %%

@@ -126,12 +126,13 @@ def _():
 # %%
 import matplotlib.pyplot as plt  # noqa: E402
 
-fig, axes = plt.subplots(3, 9, figsize=(11, 4))
+fig, axes = plt.subplots(3, 9, figsize=(11, 4.4), layout="constrained")
 for col, (name, kw) in enumerate(CHANGES):
     for row in range(3):
         axes[row, col].imshow(warp(x_test[row:row + 1], **kw)[0, 0], cmap="gray_r"), axes[row, col].set_axis_off()
-    axes[0, col].set_title(f"{name}\n{robust[name]:.1%}", fontsize=8)
-fig.suptitle("test digits transformed, and the trained CNN's accuracy on each version of the test set")
+    axes[0, col].set_title(f"{'unchanged' if name == 'none' else name}\n{robust[name]:.1%}", fontsize=8)
+fig.suptitle("test digits transformed (columns), and under each: the trained CNN's accuracy on the whole test set "
+             "transformed that way", fontsize=10)
 savefig(fig, "transformed_test_accuracy")
 
 fig, axes = plt.subplots(2, 8, figsize=(10, 2.8))

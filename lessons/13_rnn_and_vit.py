@@ -216,20 +216,24 @@ x_show = test_set[np.arange(6)][0]
 with tn.no_grad():
     pred = vit(tn.tensor(x_show)).numpy().argmax(1)
 cls_att = vit.blocks[-1].attn.weights[:, :, 0, 1:].mean(1)        # class token → 16 patches, mean over heads
-fig, axes = plt.subplots(2, 6, figsize=(11, 4))
+fig, axes = plt.subplots(2, 6, figsize=(12, 4.4), layout="constrained")
+top = float(cls_att[:6].max())                  # one colour scale for the six images
 for k in range(6):
-    axes[0, k].imshow(x_show[k, 0], cmap="gray_r"), axes[0, k].set_title(f"predicted {pred[k]}", fontsize=9)
-    axes[1, k].imshow(x_show[k, 0], cmap="gray_r")
-    axes[1, k].imshow(np.kron(cls_att[k].reshape(4, 4), np.ones((7, 7))), cmap="magma", alpha=0.6)
+    axes[0, k].imshow(x_show[k, 0], cmap="gray_r"), axes[0, k].set_title(f"the ViT says {pred[k]}", fontsize=9)
+    axes[1, k].imshow(x_show[k, 0], cmap="gray")
+    im = axes[1, k].imshow(np.kron(cls_att[k].reshape(4, 4), np.ones((7, 7))), cmap="magma", alpha=0.7, vmin=0, vmax=top)
     axes[0, k].set_axis_off(), axes[1, k].set_axis_off()
-fig.suptitle("tiny ViT: where the class token looks in the last block (mean of 4 heads, 16 patches of 7×7)")
+fig.colorbar(im, ax=list(axes[1]), shrink=0.9, label="attention weight\n(over all 17 tokens it\nsums to 1: uniform 0.06)")
+fig.suptitle("tiny ViT: which of the 16 patches (7×7 pixels) the class token reads in the last block "
+             "(bottom row: brighter = more; mean of the 4 heads)")
 savefig(fig, "vit_attention")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, (acc, n) in scores.items():
     ax.scatter(n, 100 * acc, s=40), ax.annotate(name, (n, 100 * acc), fontsize=9, xytext=(5, -3), textcoords="offset points")
-ax.set_xscale("log"), ax.set_xlabel("parameters"), ax.set_ylabel("test accuracy (%)")
-ax.set_title(f"four model families, {EPOCHS} epoch(s) of Adam on {N_TRAIN:,} images")
+ax.set_xscale("log"), ax.set_xlabel("parameters (log scale)"), ax.set_ylabel("test accuracy (%)")
+ax.xaxis.set_major_formatter("{x:,.0f}"), ax.xaxis.set_minor_formatter("{x:,.0f}")
+ax.set_title(f"model families, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''} of Adam on {N_TRAIN:,} images")
 savefig(fig, "families")
 
 # %%

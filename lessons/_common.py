@@ -1,4 +1,6 @@
 """What every lesson shares: its arguments, the ✓/✗ printer, figures, and the claim registry.
+The same script runs on the command line and as a notebook (``lessons/make_notebooks.py``): there,
+figures are shown inline as well as saved, and quick mode comes from the environment (``QUICK_ENV``).
 
     from _common import lesson, say, check, claim, savefig, savegraph, finish
     args = lesson(4, "Convolution")        # parses --quick/--out, prints the title
@@ -33,13 +35,24 @@ CLAIMS = {}     # "A3" -> {"article", "text", "verdict", "value", "lesson", "mod
 RUN = {}        # this lesson: number, args, failures, passes, start time
 
 
+# A notebook has no command line: there, quick mode and the figures' folder come from these
+# (lessons/make_notebooks.py sets them for the kernel; on the command line they are the defaults).
+QUICK_ENV = "TINYNET_LESSONS_QUICK"     # "1": as --quick
+OUT_ENV = "TINYNET_LESSONS_OUT"         # a folder: figures go to FOLDER/NN instead of lessons/out/NN
+
+
 def lesson(number, title):
     """Parse ``--quick`` and ``--out``, make the output folder, print the title; return the args."""
     p = argparse.ArgumentParser(description=f"Lesson {number:02d}: {title}")
-    p.add_argument("--quick", action="store_true", help="small subsets and few steps (under 30 s)")
-    p.add_argument("--out", type=Path, default=ROOT / "lessons" / "out" / f"{number:02d}",
-                   help="folder for the figures (default lessons/out/%(prog)s's number)")
+    p.add_argument("--quick", action="store_true", help=f"small subsets and few steps (under 30 s); "
+                   f"also when the environment has {QUICK_ENV}=1")
+    p.add_argument("--out", type=Path, default=Path(os.environ.get(OUT_ENV) or ROOT / "lessons" / "out") / f"{number:02d}",
+                   help=f"folder for the figures (default lessons/out/NN, or ${OUT_ENV}/NN)")
     args, _ = p.parse_known_args()  # parse_known_args: Jupyter passes arguments of its own
+    quick_env = os.environ.get(QUICK_ENV, "")
+    if quick_env not in ("", "0", "1"):
+        p.error(f"{QUICK_ENV}={quick_env!r}: use 1 for quick mode, 0 or nothing for full mode")
+    args.quick = args.quick or quick_env == "1"
     args.out.mkdir(parents=True, exist_ok=True)
     RUN.update(number=f"{number:02d}", args=args, failed=[], passed=0, t0=time.time())
     mode = "quick mode: small subsets, few steps" if args.quick else "full mode"
@@ -53,14 +66,14 @@ def say(text):
 
 
 def check(what, ok, detail=""):
-    """Print ``✓ what: detail`` or ``✗ what: detail`` and remember failures; returns ``ok``."""
+    """Print ``✓ what: detail`` or ``✗ what: detail`` and remember failures. Returns nothing: a
+    notebook would print a returned value under every cell that ends with a check."""
     ok = bool(ok)
     print(f"  {'✓' if ok else '✗'} {what}" + (f": {detail}" if detail else ""))
     if ok:
         RUN["passed"] = RUN.get("passed", 0) + 1
     else:
         RUN.setdefault("failed", []).append(what)
-    return ok
 
 
 def claim(cid, article, text):
@@ -89,20 +102,29 @@ def _shown(path):
         return path
 
 
+def in_notebook():
+    """True when running in a Jupyter kernel (there figures are shown inline as well as saved)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
 def savefig(fig, name):
-    """Save a matplotlib figure as OUT/name.png, close it, and say where it went."""
+    """Save a matplotlib figure as OUT/name.png, close it, and say where it went (and show it, in a notebook)."""
     import matplotlib.pyplot as plt
     path = RUN["args"].out / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    print(f"  [figure] {_shown(path)}")
-    return path
+    figure(path)
 
 
 def figure(path):
-    """Say where a figure saved by someone else (tinynet.plots) went; returns the path."""
+    """Say where a figure went (saved by savefig or by tinynet.plots); in a notebook, show the PNG
+    itself inline, so what the notebook shows is the file. Returns nothing (see ``check``)."""
     print(f"  [figure] {_shown(Path(path))}")
-    return path
+    if in_notebook():
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
 
 
 def savegraph(output, name, params=None, **options):

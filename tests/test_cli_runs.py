@@ -294,21 +294,57 @@ def test_ctrl_c_again_and_again_to_the_real_command(tmp_path):
 
 # --- tinynet predict --save-input -----------------------------------------------------------------
 
-def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
-    ckpt = tmp_path / "ck.npz"
-    from tinynet import models
-    train.save_checkpoint(ckpt, models.mlp(), None, 1, "mlp")
-    image = tmp_path / "seven.png"
+def mlp_and_a_stroke(tmp_path):
+    """(an untrained mlp's checkpoint, a PNG of one white vertical stroke on black) in tmp_path."""
     import matplotlib.image
+    from tinynet import models
+    ckpt, image = tmp_path / "ck.npz", tmp_path / "seven.png"
+    train.save_checkpoint(ckpt, models.mlp(), None, 1, "mlp")
     page = np.zeros((40, 40))
     page[8:32, 18:22] = 1
     matplotlib.image.imsave(image, page, cmap="gray")
+    return ckpt, image
+
+
+def test_save_input_into_a_missing_folder_is_one_line(capsys, tmp_path):
+    ckpt, image = mlp_and_a_stroke(tmp_path)
     code, stdout, err = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "no" / "seen.png")
     assert code == 2 and stdout == "" and one_error_line(err, "predict") and "does not exist" in err
     code, _, err = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "seen.unknownformat")
     assert code == 2 and one_error_line(err, "predict") and "cannot write it" in err
     code, stdout, _ = run(capsys, "predict", ckpt, image, "--save-input", tmp_path / "seen.png")
     assert code == 0 and (tmp_path / "seen.png").stat().st_size > 0 and stdout.startswith(str(image))
+
+
+def test_save_input_is_enlarged_pixel_for_pixel_and_scale_1_is_the_raw_28x28(capsys, tmp_path):
+    from PIL import Image
+    ckpt, image = mlp_and_a_stroke(tmp_path)
+    sizes = {}
+    for scale in (None, 1, 3):
+        out = tmp_path / f"seen{scale}.png"
+        code, _, _ = run(capsys, "predict", ckpt, image, "--save-input", out,
+                         *(["--save-input-scale", str(scale)] if scale else []))
+        assert code == 0
+        with Image.open(out) as im:
+            sizes[scale] = np.asarray(im.convert("L"))
+    assert sizes[None].shape == (280, 280) and sizes[1].shape == (28, 28) and sizes[3].shape == (84, 84)
+    raw = sizes[1]
+    assert raw.max() > 200 and raw.min() < 50                         # a white stroke on black
+    assert np.array_equal(sizes[3], raw.repeat(3, 0).repeat(3, 1))    # nearest neighbour: no smoothing
+    assert np.array_equal(sizes[None], raw.repeat(10, 0).repeat(10, 1))
+
+
+@pytest.mark.parametrize("value", ["0", "41", "-1", "2.5", "x", "", "1e9"])
+def test_a_bad_save_input_scale_is_one_line(capsys, tmp_path, value):
+    code, stdout, err = run(capsys, "predict", tmp_path / "ck.npz", tmp_path / "a.png", "--save-input",
+                            tmp_path / "s.png", "--save-input-scale", value)
+    assert code == 2 and stdout == "" and one_error_line(err, "predict") and "--save-input-scale" in err
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_save_input_scale_without_save_input_is_one_line(capsys, tmp_path):
+    code, stdout, err = run(capsys, "predict", tmp_path / "ck.npz", tmp_path / "a.png", "--save-input-scale", "3")
+    assert code == 2 and stdout == "" and one_error_line(err, "predict") and "give --save-input" in err
 
 
 def test_a_mid_epoch_checkpoint_needs_its_own_data_order_and_a_sound_position(capsys, tmp_path, monkeypatch):

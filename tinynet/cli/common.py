@@ -83,6 +83,15 @@ def positive_int(text):
     return _number(text, int, "a positive whole number", lambda v: v >= 1, "must be at least 1, got {value}")
 
 
+MAX_IMAGE_SCALE = 40     # 28×28 pixels × 40 = 1120×1120: big enough, and a bounded file
+
+
+def image_scale(text):
+    """How many times to enlarge a 28×28 image: a whole number 1…MAX_IMAGE_SCALE."""
+    return _number(text, int, "a whole number", lambda v: 1 <= v <= MAX_IMAGE_SCALE,
+                   f"must be between 1 and {MAX_IMAGE_SCALE}, got {{value}}")
+
+
 def positive_float(text):
     return _number(text, float, "a number such as 1e-3", lambda v: v > 0 and math.isfinite(v),
                    "must be a positive number, got {text}")
@@ -191,9 +200,18 @@ def write_json(path, obj):
 
 
 def first_conv_filters(model, out):
-    """``{"filters": PNG}`` of the first convolution's filters, or {} for a model without one."""
+    """``{"filters": PNG}`` of the first convolution's filters (and, when the next convolution reads
+    its maps, that one's kernel norms), or {} for a model without a convolution."""
     from .. import nn, plots
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if first_conv is None:
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
         return {}
-    return {"filters": plots.first_layer_filters(first_conv.weight, os.path.join(out, "filters.png"))}
+    fits = len(convs) > 1 and convs[1].weight.shape[1] == convs[0].weight.shape[0]
+    return {"filters": plots.first_layer_filters(convs[0].weight, os.path.join(out, "filters.png"),
+                                                 next_weight=convs[1].weight if fits else None)}
+
+
+def has_dropout(model):
+    """Whether ``model`` has a dropout layer with p > 0 (its training loss is then measured on a weakened net)."""
+    from .. import nn
+    return any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())

@@ -11,7 +11,7 @@ import time
 from .. import finetune, metrics, models, nn, optim, train as training
 from ..runs import make_normalize
 from ..tasks import TASKS, class_names, task_data
-from .common import CLIError, claim_out, first_conv_filters, load_weights, normalization, set_backend, write_json
+from .common import CLIError, claim_out, first_conv_filters, has_dropout, load_weights, normalization, set_backend, write_json
 
 SETTINGS = dict(checkpoint=None, task=None, method=None, labels_per_class=None, epochs=1, lr=1e-3, backbone_lr=None,
                 rank=4, alpha=None, batch_size=64, model=None, eval_every=None, test_limit=None, data_dir=None,
@@ -103,7 +103,8 @@ def train_and_write(args, name, normalize_name, model, optimizer, names, train_s
 def write_plots(out, history, report, test_set, evaluation, model, names, args):
     from .. import plots
     title = f"{args.task} by {args.method}"
-    files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=title),
+    files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=title,
+                                         dropout=has_dropout(model)),
              "confusion": plots.confusion_heatmap(report["confusion_matrix"], os.path.join(out, "confusion.png"),
                                                   class_names=names, title=title)}
     offset = TASKS[args.task][1].start       # show digits as digits (5–9), not as class numbers

@@ -7,9 +7,11 @@ from ..viz.figures import FORMATS as EXPLAIN_FORMATS
 from ..viz.files import check_out_path
 from ..runs import make_normalize
 from ..tensor import Tensor, no_grad
-from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, read_checkpoint
+from .common import (MAX_IMAGE_SCALE, CLIError, checkpoint_classes, image_scale, model_from_checkpoint, path,
+                     read_checkpoint)
 
 HELP = "classify your own digit images with a checkpoint"
+SAVE_INPUT_SCALE = 10      # --save-input draws 28×28 pixels as 280×280 unless --save-input-scale says otherwise
 
 
 def add_arguments(p):
@@ -17,7 +19,12 @@ def add_arguments(p):
     p.add_argument("images", nargs="+", type=path, metavar="IMAGE", help="image files of one digit each (PNG; any size, "
                    "dark on light or light on dark)")
     p.add_argument("--save-input", type=path, metavar="PNG",
-                   help="also save the 28×28 image the model sees (with one IMAGE only: several are refused)")
+                   help="also save the 28×28 image the model sees, enlarged --save-input-scale times (with one "
+                        "IMAGE only: several are refused)")
+    p.add_argument("--save-input-scale", type=image_scale, metavar="K",
+                   help=f"--save-input writes each of the 28×28 pixels as a K×K block (nearest neighbour, no "
+                        f"smoothing): 1 to {MAX_IMAGE_SCALE}, default {SAVE_INPUT_SCALE} (280×280); 1 gives the raw "
+                        f"28×28")
     p.add_argument("--explain", type=path, metavar="PNG",
                    help="also write one figure of how the model read the image: the image, what the model saw, "
                         "the probabilities, the saliency map, the first layer's feature maps (.png, .svg or .pdf; "
@@ -44,15 +51,20 @@ def check_explain(args):
             raise CLIError(f"--explain {args.explain} is {other}, an input or another output; give another file name")
 
 
-def save_input(path, digit):
+def save_input(path, digit, scale=1):
+    """Write ``digit`` (28×28 in [0, 1], white ink on black as in MNIST) as a grey PNG, each pixel a
+    ``scale``×``scale`` block (nearest neighbour: the pixels the model sees, not a smoothed version)."""
     import matplotlib.image
+    big = digit.repeat(scale, axis=0).repeat(scale, axis=1)
     try:
-        matplotlib.image.imsave(path, digit, cmap="gray", vmin=0, vmax=1)
+        matplotlib.image.imsave(path, big, cmap="gray", vmin=0, vmax=1)
     except (OSError, ValueError, KeyError) as e:      # KeyError: Pillow knows no such format
         raise CLIError(f"--save-input {path}: cannot write it ({getattr(e, 'strerror', None) or e})") from None
 
 
 def run(args):
+    if args.save_input_scale is not None and not args.save_input:
+        raise CLIError("--save-input-scale says how big --save-input draws its image: give --save-input PNG too")
     if args.save_input:
         if len(args.images) > 1:
             raise CLIError(f"--save-input saves the one image the model sees: give one IMAGE, not "
@@ -77,7 +89,7 @@ def run(args):
         except ValueError as e:
             raise CLIError(f"{image}: {e}") from None
         if args.save_input:
-            save_input(args.save_input, digit)
+            save_input(args.save_input, digit, args.save_input_scale or SAVE_INPUT_SCALE)
         x = digit[None, None]
         x = normalize(x) if normalize else x
         with no_grad():

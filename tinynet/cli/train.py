@@ -14,7 +14,7 @@ from ..interrupt import StopRequest
 from ..recipes import RECIPES, TrainSettings
 from ..runs import build_run
 from . import finetuning
-from .common import (CLIError, EXIT_INTERRUPTED, SaveError, claim_out, failed, first_conv_filters, fraction,
+from .common import (CLIError, EXIT_INTERRUPTED, SaveError, claim_out, failed, first_conv_filters, fraction, has_dropout,
                      normalization, path, positive_float, positive_int, read_checkpoint, seed, set_backend, write_json)
 
 HELP = "train a model on MNIST (checkpoint, metrics.json and plots in --out)"
@@ -137,7 +137,7 @@ def write_results(args, run, evaluation, out, checkpoint, start):
     files = {"checkpoint": checkpoint, "metrics": os.path.join(out, "metrics.json")}
     try:
         if not args.no_plots:
-            files.update(write_plots(out, history, report, run.test_set, evaluation, run.model, settings.model))
+            files.update(write_plots(out, history, report, run.test_set, evaluation, run.model, settings))
         wall = time.perf_counter() - start
         summary = {"model": settings.model, "parameters": run.model.num_parameters(), "config": settings.as_dict(),
                    "recipe_source": RECIPES[settings.recipe]["source"] if settings.recipe else None,
@@ -169,9 +169,10 @@ def check_position(position, ckpt, settings, done, steps, path):
         raise CLIError(f"{path}: its position within epoch {done + 1} is damaged ({position!r})")
 
 
-def write_plots(out, history, report, test_set, evaluation, model, name):
+def write_plots(out, history, report, test_set, evaluation, model, settings):
     from .. import plots
-    files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=name),
+    files = {"curves": plots.loss_curves(history, os.path.join(out, "curves.png"), title=settings.model,
+                                         dropout=has_dropout(model), augment=bool(settings.augment)),
              "confusion": plots.confusion_heatmap(report["confusion_matrix"], os.path.join(out, "confusion.png")),
              "misclassified": plots.misclassified_grid(test_set.arrays[0], evaluation["labels"],
                                                        evaluation["predictions"],
