@@ -18,7 +18,7 @@ from .tensor import Tensor
 np = backend.get_module("numpy")
 
 __all__ = ["TensorDataset", "DataLoader", "Compose", "ToFloat", "Normalize", "RandomAffine", "mnist", "read_image",
-           "mnist_style", "ImageError", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE"]
+           "mnist_style", "ImageError", "ImageTooLargeError", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE"]
 
 
 class TensorDataset:
@@ -178,8 +178,13 @@ class ImageError(ValueError):
     """An image file that cannot be used: unreadable, too large, or no decoder (Pillow) installed."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image whose header announces more pixels than tinynet reads (nothing was decoded)."""
+
+
 def image_size(path):
-    """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it)."""
+    """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it).
+    ``path`` may also be a binary file object (``io.BytesIO``): it is rewound afterwards."""
     try:
         from PIL import Image
     except ImportError:
@@ -190,9 +195,12 @@ def image_size(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return im.size
+                size = im.size
+            if hasattr(path, "seek"):
+                path.seek(0)
+            return size
     except Image.DecompressionBombError:
-        raise ImageError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
+        raise ImageTooLargeError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
                          "reads; shrink it first") from None
     except FileNotFoundError:
         raise
@@ -204,7 +212,8 @@ def image_size(path):
 
 
 def read_image(path):
-    """An image file as grey levels (H, W) float32 in [0, 1] (0 = black).
+    """An image file (a path, or a binary file object such as ``io.BytesIO``) as grey levels (H, W)
+    float32 in [0, 1] (0 = black).
 
     The size is checked from the file's header before any pixel is decoded: at most
     ``MAX_IMAGE_PIXELS`` pixels and ``MAX_IMAGE_SIDE`` on a side, else ``ImageError`` (so a small
@@ -214,7 +223,7 @@ def read_image(path):
     """
     width, height = image_size(path)
     if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
-        raise ImageError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
+        raise ImageTooLargeError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
                          f"at most {MAX_IMAGE_PIXELS:,} pixels and {MAX_IMAGE_SIDE:,} on a side; shrink it first")
     import matplotlib.image
     try:

@@ -3,8 +3,7 @@ light on dark), printing the class name and its probability, and the next two gu
 import os
 
 from .. import backend, data
-from ..runs import make_normalize
-from ..tensor import Tensor, no_grad
+from ..predictor import Predictor
 from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, read_checkpoint
 
 HELP = "classify your own digit images with a checkpoint"
@@ -40,9 +39,9 @@ def run(args):
                            f"{len(args.images)}")
         check_save_input(args.save_input)
     ckpt = read_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, args.checkpoint)
-    names = checkpoint_classes(ckpt, args.checkpoint)
-    normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
+    predictor = Predictor(model_from_checkpoint(ckpt, args.checkpoint), checkpoint_classes(ckpt, args.checkpoint),
+                          ckpt["args"].get("normalize", "mnist"))
+    names = predictor.class_names
     np = backend.get_module("numpy")
     for image in args.images:
         if not os.path.exists(image):
@@ -50,18 +49,14 @@ def run(args):
         if not os.path.isfile(image):
             raise CLIError(f"image {image} is not a regular file (a folder, a device or a pipe)")
         try:
-            digit = data.mnist_style(data.read_image(image))
+            digit, x = predictor.prepare(data.read_image(image))
         except data.ImageError:
             raise                       # its message names the file
         except ValueError as e:
             raise CLIError(f"{image}: {e}") from None
         if args.save_input:
             save_input(args.save_input, digit)
-        x = digit[None, None]
-        x = normalize(x) if normalize else x
-        with no_grad():
-            logits = model(Tensor(backend.to_backend(x.astype(np.float32), backend.get_backend())))
-        p = backend.to_numpy(logits.softmax(axis=1).data)[0]
+        p = predictor.probabilities(x)
         order = np.argsort(p)[::-1]
         others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
         print(f"{image}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
