@@ -407,3 +407,20 @@ def test_the_page_is_package_data():
 
 def test_cli_main_knows_serve():
     assert "serve" in cli.COMMAND_MODULES
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (1, 1), (3, 7), (12, 5, 4), (1, 9, 4)])
+def test_encode_png_is_read_back_by_pillow(shape):
+    import io
+    from PIL import Image
+    from tinynet.serve.png import encode_png
+    a = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(a)))), a)
+
+
+@pytest.mark.parametrize("a", [np.zeros((4, 4), np.float32), np.zeros((4, 4, 3), np.uint8), np.zeros((0, 4), np.uint8),
+                               np.zeros(4, np.uint8)])
+def test_encode_png_refuses_what_it_cannot_write(a):
+    from tinynet.serve.png import encode_png
+    with pytest.raises(ValueError):
+        encode_png(a)

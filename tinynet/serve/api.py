@@ -30,12 +30,12 @@ layer's largest value → white, so channels can be compared. ``GET /api/models`
 A request that cannot be used raises ``ApiError(status, message)``: 400 for a body that is not
 an image or a valid array, an unknown model or option; 413 for an image of too many pixels.
 """
-import base64
 import io
 import json
 import warnings
 
 from .. import backend, data, viz
+from .png import png_data_url
 
 __all__ = ["ApiError", "MAX_PIXELS", "MAX_SIDE", "STRONGEST", "read_png", "read_pixels", "read_json", "predict", "choose", "answer_predict"]
 
@@ -115,14 +115,6 @@ def read_json(body):
     return read_pixels(request["pixels"]), model, arrays
 
 
-def png(a, mode="L"):
-    """A data URL of the PNG of ``a``: uint8 (H, W) grey, or (H, W, 4) RGBA."""
-    from PIL import Image
-    buffer = io.BytesIO()
-    Image.fromarray(a, mode).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _grey(a, top):
     """``a`` / ``top`` as uint8 grey levels, clipped to [0, 255] (``top`` ≤ 0: all black)."""
     scale = 255.0 / top if top > 0 else 0.0
@@ -136,7 +128,7 @@ def explain_layer(name, maps):
     order = np.argsort(-strength, kind="stable")[:STRONGEST]
     top = float(positive.max())
     return {"layer": name, "shape": list(maps.shape),
-            "channels": [{"index": int(c), "strength": round(float(strength[c]), 6), "png": png(_grey(positive[c], top))}
+            "channels": [{"index": int(c), "strength": round(float(strength[c]), 6), "png": png_data_url(_grey(positive[c], top))}
                          for c in order]}
 
 
@@ -161,7 +153,7 @@ def predict(predictor, grey, arrays=False):
     answer = {"model": predictor.name, "classes": predictor.class_names,
               "probabilities": [round(float(v), 6) for v in p],
               "top": {"index": top, "class": predictor.class_names[top], "probability": round(float(p[top]), 6)},
-              "input": png(_grey(digit, 1.0)), "saliency": png(saliency_overlay(s), "RGBA"),
+              "input": png_data_url(_grey(digit, 1.0)), "saliency": png_data_url(saliency_overlay(s)),
               "feature_maps": [explain_layer(name, m) for name, m in maps]}
     if arrays:
         answer["arrays"] = {"input": _rounded(digit), "saliency": _rounded(s),
