@@ -10,6 +10,10 @@ import base64
 import struct
 import zlib
 
+from ..backend import get_module
+
+np = get_module("numpy")          # host pictures only
+
 __all__ = ["encode_png", "png_data_url"]
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -22,11 +26,10 @@ def _chunk(kind, data):
 
 def encode_png(a):
     """The PNG file of ``a``: uint8 (H, W) grey levels, or (H, W, 4) RGBA."""
-    if a.dtype.name != "uint8" or a.ndim not in COLOUR_TYPES or (a.ndim == 3 and a.shape[2] != 4) or 0 in a.shape:
+    if a.dtype != np.uint8 or a.ndim not in COLOUR_TYPES or (a.ndim == 3 and a.shape[2] != 4) or 0 in a.shape:
         raise ValueError(f"encode_png takes uint8 (H, W) or (H, W, 4), got {a.dtype} {a.shape}")
     height, width = a.shape[:2]
-    rows = a.reshape(height, -1)
-    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), a.reshape(height, -1)], axis=1).tobytes()   # filter 0
     header = struct.pack(">IIBBBBB", width, height, 8, COLOUR_TYPES[a.ndim], 0, 0, 0)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b"")
 
