@@ -75,7 +75,7 @@ def newest_checkpoint(runs="runs"):
     """The most recently written ``RUN/checkpoint.npz`` in the folder ``runs``, or None."""
     try:
         folders = [os.path.join(runs, d) for d in os.listdir(runs)]
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:                   # no such folder, not a folder, not readable
         return None
     found = [os.path.join(f, "checkpoint.npz") for f in folders if os.path.isfile(os.path.join(f, "checkpoint.npz"))]
     return max(found, key=os.path.getmtime, default=None)

@@ -47,6 +47,8 @@ def start(paths, host, port):
         predictors = serve.load_predictors(paths)
     except ValueError as e:
         raise CLIError(str(e)) from None
+    except OSError as e:              # unreadable (permissions, a disk error)
+        raise CLIError(f"cannot read {e.filename or 'a checkpoint'}: {e.strerror or e}") from None
     try:
         return serve.DigitServer((host, port), predictors)
     except OSError as e:

@@ -30,7 +30,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .api import ApiError, answer_predict
+from .api import ApiError, answer_predict, predict, read_png
+from .png import encode_png
 
 __all__ = ["DigitServer", "Handler", "MAX_BODY", "page"]
 
@@ -43,6 +44,18 @@ ROUTES = {"/": "GET", "/index.html": "GET", "/api/models": "GET", "/api/predict"
 def page():
     """The page's HTML (package data ``tinynet/serve/page.html``), as bytes."""
     return importlib.resources.files(__package__).joinpath("page.html").read_bytes()
+
+
+def warm_up(predictors):
+    """One small prediction by each model, before the first visitor: it imports the image decoder
+    (matplotlib, seconds on a busy machine) and proves each model answers."""
+    from ..backend import get_module
+    np = get_module("numpy")
+    stroke = np.zeros((12, 12), np.uint8)
+    stroke[2:10, 5:7] = 255
+    grey = read_png(encode_png(stroke))
+    for predictor in predictors.values():
+        predict(predictor, grey)
 
 
 def _one_line(text):
@@ -60,6 +73,7 @@ class DigitServer(ThreadingHTTPServer):
             raise ValueError("DigitServer needs at least one predictor")
         self.predictors = dict(predictors)
         self.descriptions = [p.describe() for p in self.predictors.values()]    # once: no model is touched later
+        warm_up(self.predictors)
         self.page = page()
         self.timeout_seconds, self.deadline, self.verbose = timeout, deadline, verbose
         self.slots = threading.BoundedSemaphore(max_connections)
