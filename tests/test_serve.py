@@ -424,3 +424,21 @@ def test_encode_png_refuses_what_it_cannot_write(a):
     from tinynet.serve.png import encode_png
     with pytest.raises(ValueError):
         encode_png(a)
+
+
+def test_expect_100_continue_is_answered_after_the_checks(server):
+    """curl sends ``Expect: 100-continue`` before a body over 1 KB: the server says go on (or refuses) at once."""
+    head = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nExpect: 100-continue\r\n"
+    with socket.create_connection((server.host, server.port), timeout=5) as s:
+        s.sendall(head + b"Content-Length: %d\r\n\r\n" % len(PNG))
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(PNG)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    status, answer = status_and_json(reply)
+    assert status == 200 and answer["top"]["index"] in range(10) and b"Connection: close" in reply
+    status, answer = status_and_json(raw(server, head + b"Content-Length: 5000000\r\n\r\n"))
+    assert status == 413 and "5,000,000 bytes" in answer["error"]
+    status, answer = status_and_json(raw(server, head.replace(b"/api/predict", b"/nope") + b"Content-Length: 5\r\n\r\n"))
+    assert status == 404

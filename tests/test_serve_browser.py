@@ -70,9 +70,10 @@ def top(driver):
 
 
 def shows(driver, digit):
-    """Wait until the page shows ``digit`` on top with its bars and maps; return what it shows."""
+    """Wait until every answer is in and the page shows ``digit`` on top; return its bars and maps."""
     try:
-        wait(driver, lambda d: top(d) == digit and "reads" in d.find_element("id", "status").text)
+        wait(driver, lambda d: d.execute_script("return document.body.dataset.idle") == "1" and top(d) == digit
+             and "reads" in d.find_element("id", "status").text)
     except Exception:
         raise AssertionError(f"the page shows {top(driver)!r}: {driver.find_element('id', 'status').text}") from None
     bars = driver.find_elements("css selector", "#bars li")
@@ -143,3 +144,19 @@ def test_upload_and_model_picker(browser, checkpoint, tmp_path):
     picker.select_by_visible_text("lenet-2")
     wait(driver, lambda d: d.find_element("id", "status").text.startswith("lenet-2 reads"))
     assert top(driver) == "3"
+
+
+def test_fits_a_phone_screen(browser):
+    """At 360 CSS pixels wide (a small phone) nothing scrolls sideways and a drawing still works."""
+    driver = browser
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740, "deviceScaleFactor": 2,
+                                                                  "mobile": True})
+    try:
+        driver.refresh()
+        wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        draw(driver, [(p[0] // 2, p[1] // 2) for p in ONE])
+        shows(driver, "1")
+        width, scroll = driver.execute_script("return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert width == 360 and scroll <= width
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

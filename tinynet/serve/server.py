@@ -16,8 +16,9 @@ Bounded time and memory: at most ``max_connections`` connections are served at o
 thread) and ``max_working`` of them compute at once; every read or write waits at most
 ``timeout`` seconds, and a request must have arrived whole within ``deadline`` seconds of the
 connection (a client that sends a byte every few seconds is cut off). One request per connection
-(HTTP/1.0). The predictors are shared read-only: inference runs under ``no_grad`` and saliency
-builds its own graph per request (``tinynet.viz``), so concurrent requests cannot mix.
+(HTTP/1.1 with ``Connection: close``; ``Expect: 100-continue`` is answered once the route and the
+length are checked). The predictors are shared read-only: inference runs under ``no_grad`` and
+saliency builds its own graph per request (``tinynet.viz``), so concurrent requests cannot mix.
 """
 import importlib.resources
 import json
@@ -56,6 +57,10 @@ def warm_up(predictors):
     grey = read_png(encode_png(stroke))
     for predictor in predictors.values():
         predict(predictor, grey)
+
+
+def _too_long(length):
+    return f"the body is {length:,} bytes; the server takes at most {MAX_BODY:,}"
 
 
 def _one_line(text):
@@ -149,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
     """One request: route it, check it, answer it with JSON (or the page)."""
 
     server_version = "tinynet-serve"
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"             # for "Expect: 100-continue" (curl); every answer closes the connection
     default_request_version = "HTTP/1.0"      # so that even an answer to a garbled request line has a status line
     _allow = "GET, POST"
 
@@ -169,7 +174,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- answers ----------------------------------------------------------------------------
     def _send(self, status, body, content_type, headers=()):
+        self.close_connection = True
         self.send_response(status)
+        self.send_header("Connection", "close")
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -247,6 +254,18 @@ class Handler(BaseHTTPRequestHandler):
             self.log_error("%s while answering %s: %s", type(e).__name__, self.path[:100], e)
             self.send_error(500, "the server failed on this request (see its log)")
 
+    def handle_expect_100(self):
+        """``Expect: 100-continue``: say "go on" only to a body this server would read."""
+        if self._route(self.command) is None:
+            return False
+        try:
+            if self.command == "POST" and self._check_length() > MAX_BODY:
+                raise ApiError(413, _too_long(self._check_length()))
+        except ApiError as e:
+            self.send_error(e.status, e.message)
+            return False
+        return super().handle_expect_100()
+
     def _other_method(self):
         self._route(self.command)
 
@@ -267,8 +286,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "the API takes one query parameter: ?model=NAME")
         return fields["model"][0]
 
-    def _read_body(self):
-        """The request body (at most MAX_BODY bytes, by its Content-Length), or None after an error."""
+    def _check_length(self):
+        """The Content-Length, if there is exactly one valid one and no Transfer-Encoding; else ApiError."""
         if self.headers.get("Transfer-Encoding") is not None:
             raise ApiError(411, "Transfer-Encoding (chunked) is not accepted: send a Content-Length")
         lengths = self.headers.get_all("Content-Length") or []
@@ -276,9 +295,13 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(411, "a Content-Length header is required")
         if len(set(v.strip() for v in lengths)) != 1 or not re.fullmatch(r"[0-9]{1,15}", lengths[0].strip()):
             raise ApiError(400, f"invalid Content-Length {', '.join(lengths)[:40]!r}")
-        length = int(lengths[0])
+        return int(lengths[0])
+
+    def _read_body(self):
+        """The request body (at most MAX_BODY bytes, by its Content-Length), or None after an error."""
+        length = self._check_length()
         if length > MAX_BODY:
-            self.send_error(413, f"the body is {length:,} bytes; the server takes at most {MAX_BODY:,}")
+            self.send_error(413, _too_long(length))
             self._discard(length)
             return None
         try:
