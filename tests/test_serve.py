@@ -442,3 +442,24 @@ def test_expect_100_continue_is_answered_after_the_checks(server):
     assert status == 413 and "5,000,000 bytes" in answer["error"]
     status, answer = status_and_json(raw(server, head.replace(b"/api/predict", b"/nope") + b"Content-Length: 5\r\n\r\n"))
     assert status == 404
+
+
+def test_other_image_kinds_and_the_model_query(server, digits):
+    """JPEG, RGBA with a transparent background (ink only, as a canvas may export it) and no
+    Content-Type at all are read; ?model= chooses the model; naming two models differently is a 400."""
+    import io
+    from PIL import Image
+    digit, label = digits[5]
+    page = big_page(digit, invert=True)
+    grey = Image.fromarray(np.rint(page * 255).astype(np.uint8), "L")
+    jpeg, rgba = io.BytesIO(), io.BytesIO()
+    grey.convert("RGB").save(jpeg, "JPEG", quality=95)
+    ink = np.zeros(page.shape + (4,), np.uint8)
+    ink[..., 3] = np.rint((1 - page) * 255).astype(np.uint8)          # black ink, alpha = how much ink
+    Image.fromarray(ink, "RGBA").save(rgba, "PNG")
+    for body, kind in [(jpeg.getvalue(), "image/jpeg"), (rgba.getvalue(), "image/png"), (rgba.getvalue(), None)]:
+        status, _, answer = server.request("POST", "/api/predict?model=lenet-2", body, {"Content-Type": kind} if kind else {})
+        assert status == 200 and answer["top"]["index"] == label and answer["model"] == "lenet-2", (kind, answer)
+    status, _, answer = server.request("POST", "/api/predict?model=lenet-2", json.dumps({"pixels": digit.tolist(),
+                                       "model": "lenet"}), {"Content-Type": "application/json"})
+    assert status == 400 and "named twice" in answer["error"]

@@ -185,6 +185,11 @@ class ImageTooLargeError(ImageError):
 def image_size(path):
     """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it).
     ``path`` may also be a binary file object (``io.BytesIO``): it is rewound afterwards."""
+    return _header(path)[0]
+
+
+def _header(path):
+    """``((width, height), format)`` of an image file from its header (format: Pillow's "PNG", "JPEG", …)."""
     try:
         from PIL import Image
     except ImportError:
@@ -195,10 +200,10 @@ def image_size(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                size = im.size
+                header = im.size, im.format
             if hasattr(path, "seek"):
                 path.seek(0)
-            return size
+            return header
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
                          "reads; shrink it first") from None
@@ -221,13 +226,14 @@ def read_image(path):
     Pillow: PNG, JPEG, …). Colour is turned to grey by luminance (0.299 R + 0.587 G +
     0.114 B); a transparent background counts as white paper.
     """
-    width, height = image_size(path)
+    (width, height), kind = _header(path)
     if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
         raise ImageTooLargeError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
                          f"at most {MAX_IMAGE_PIXELS:,} pixels and {MAX_IMAGE_SIDE:,} on a side; shrink it first")
     import matplotlib.image
     try:
-        a = np.asarray(matplotlib.image.imread(path))
+        is_file = hasattr(path, "read")          # a file object has no name to tell matplotlib its format
+        a = np.asarray(matplotlib.image.imread(path, format=kind.lower() if is_file and kind else None))
     except FileNotFoundError:
         raise
     except Exception as e:       # matplotlib/Pillow raise many types for a file they cannot read

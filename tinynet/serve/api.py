@@ -48,7 +48,7 @@ SIDE = 28                   # the JSON array's side
 
 
 class ApiError(Exception):
-    """A request the API refuses: ``status`` (400, 413) and a one-line ``message``."""
+    """A request the API refuses: ``status`` (400, 413; the server adds 404, 405, 408, 411) and a one-line ``message``."""
 
     def __init__(self, status, message):
         super().__init__(message)
@@ -181,9 +181,8 @@ def answer_predict(predictors, body, content_type, query_model=None):
         grey, name, arrays = read_json(body)
         if query_model is not None and name is not None and name != query_model:
             raise ApiError(400, "the model is named twice, differently (?model= and \"model\")")
-        name = name if name is not None else query_model
-    elif not kind or kind.startswith("image/") or kind == "application/octet-stream":
-        grey, name, arrays = read_png(body), query_model, False
-    else:
-        raise ApiError(400, f"Content-Type {kind[:60]!r} is not accepted: send image/png or application/json")
-    return predict(choose(predictors, name), grey, arrays)
+        return predict(choose(predictors, name if name is not None else query_model), grey, arrays)
+    if not kind or kind.startswith("image/") or kind == "application/octet-stream":
+        predictor = choose(predictors, query_model)          # before any decoding
+        return predict(predictor, read_png(body))
+    raise ApiError(400, f"Content-Type {kind[:60]!r} is not accepted: send image/png or application/json")
