@@ -463,3 +463,21 @@ def test_other_image_kinds_and_the_model_query(server, digits):
     status, _, answer = server.request("POST", "/api/predict?model=lenet-2", json.dumps({"pixels": digit.tolist(),
                                        "model": "lenet"}), {"Content-Type": "application/json"})
     assert status == 400 and "named twice" in answer["error"]
+
+
+def test_a_server_failure_is_a_500_json_and_one_log_line(server, monkeypatch, capsys):
+    def broken(*args):
+        raise RuntimeError("secret detail\nsecond line")
+    monkeypatch.setattr(server_module, "answer_predict", broken)
+    status, _, answer = server.predict(PNG)
+    assert status == 500 and set(answer) == {"error"} and "secret" not in answer["error"]
+    log = capsys.readouterr().err
+    assert len(log.splitlines()) == 1 and "RuntimeError" in log and "Traceback" not in log
+
+
+def test_open_opens_the_page_in_the_browser(capsys, checkpoint, no_serving, monkeypatch):
+    import webbrowser
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    code, out, _ = run(capsys, "serve", checkpoint, "--port", "0", "--open")
+    assert code == 0 and len(opened) == 1 and opened[0].startswith("http://127.0.0.1:") and opened[0] in out
