@@ -379,6 +379,8 @@ def test_serve_warns_about_a_non_local_host(capsys, checkpoint, no_serving):
     (["serve", "--port", "70000"], "must be in 0..65535"),
     (["serve", "--port", "http"], "expected a port number"),
     (["serve", "--host", "127.0.0.256", "--port", "0"], "cannot listen on 127.0.0.256"),
+    (["serve", "--host", "", "--port", "0"], "expected a host name or address"),
+    (["serve", "--host", "http://localhost/", "--port", "0"], "expected a host name or address"),
 ])
 def test_serve_refuses_with_one_line(capsys, checkpoint, argv, words):
     code, _, err = run(capsys, *(argv if "no/such" in argv[1] else argv + [checkpoint]))

@@ -1,4 +1,5 @@
 """``tinynet serve [CKPT …]``: the local draw-a-digit page (``tinynet.serve``) for one or more checkpoints."""
+import argparse
 import errno
 import os
 import sys
@@ -15,11 +16,18 @@ def port(text):
                    "must be in 0..65535 (0: any free port), got {value}")
 
 
+def host(text):
+    """A host name or address: not empty (``--host ''`` would mean every address of the computer)."""
+    if not text or text != text.strip() or any(c in text for c in " /\t\n\r"):
+        raise argparse.ArgumentTypeError(f"expected a host name or address such as 127.0.0.1, got {text!r}")
+    return text
+
+
 def add_arguments(p):
     p.add_argument("checkpoints", nargs="*", type=path, metavar="CKPT",
                    help="checkpoint.npz files to compare on the page (default: the newest run under --runs)")
     p.add_argument("--runs", type=path, default="runs", metavar="DIR", help="where to look for runs (default: runs)")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", type=host, default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=port, default=8000, help="default 8000; 0 picks a free one")
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
