@@ -326,18 +326,33 @@ def test_concurrent_requests_each_get_their_own_answer(server, digits):
             np.testing.assert_allclose(answer["probabilities"], expected[k]["probabilities"], atol=1e-6)
 
 
-def test_a_full_server_says_busy(checkpoint):
-    with Running([checkpoint], max_connections=2, timeout=5, deadline=5) as busy:
+def test_a_full_server_makes_new_connections_wait_not_fail(checkpoint, digits):
+    """With 2 slots held by idle clients, a request waits until the 1 s socket timeout ends them, then
+    is served; a flood of 24 clients on 3 slots is served whole, in turn."""
+    with Running([checkpoint], max_connections=2, timeout=1, deadline=2) as busy:
         idle = [socket.create_connection((busy.host, busy.port)) for _ in range(2)]
         try:
             time.sleep(0.2)
-            status, answer = status_and_json(raw(busy, b"GET /api/models HTTP/1.0\r\n\r\n"))
-            assert status == 503 and "busy" in answer["error"]
+            start = time.monotonic()
+            assert busy.request("GET", "/api/models", timeout=10)[0] == 200
+            assert 0.5 < time.monotonic() - start < 6
         finally:
             for s in idle:
                 s.close()
-        time.sleep(0.3)
-        assert busy.request("GET", "/api/models")[0] == 200
+    with Running([checkpoint], max_connections=3) as busy:
+        results = []
+        body = png_bytes(big_page(digits[0][0], invert=False))
+
+        def client():
+            status, _, answer = busy.predict(body)
+            results.append((status, answer.get("top", {}).get("index")))
+
+        threads = [threading.Thread(target=client) for _ in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert results == [(200, digits[0][1])] * 24
 
 
 def test_model_names():

@@ -10,10 +10,10 @@ line of JSON ``{"error": "…"}`` (the page itself excepted): 400 a bad request,
 path, 405 a known path with another method, 411 a POST without a Content-Length (or chunked),
 408 a body that stops arriving, 413 a body over ``MAX_BODY`` (refused from its Content-Length, before it is read) or an image
 of too many pixels, 500 a failure of the server (logged as one line, no traceback sent), 503
-when ``max_connections`` requests are open already.
+when no connection slot frees up within a request's whole time (``deadline`` + 2 ``timeout``).
 
 Bounded time and memory: at most ``max_connections`` connections are served at once (each in a
-thread) and ``max_working`` of them compute at once; every read or write waits at most
+thread; more wait in the listen queue) and ``max_working`` of them compute at once; every read or write waits at most
 ``timeout`` seconds, and a request must have arrived whole within ``deadline`` seconds of the
 connection (a client that sends a byte every few seconds is cut off). One request per connection
 (HTTP/1.1 with ``Connection: close``; ``Expect: 100-continue`` is answered once the route and the
@@ -71,6 +71,7 @@ class DigitServer(ThreadingHTTPServer):
     """Serves the page and the API for ``predictors`` (``{name: Predictor}``, the first the default)."""
 
     daemon_threads = True
+    request_queue_size = 128          # connections the system holds while every slot is busy
 
     def __init__(self, address, predictors, max_connections=32, max_working=2, timeout=10.0, deadline=20.0,
                  verbose=False):
@@ -96,7 +97,9 @@ class DigitServer(ThreadingHTTPServer):
 
     # --- at most max_connections threads --------------------------------------------------
     def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
+        """Serve ``request`` in a thread once one of ``max_connections`` slots is free (meanwhile new
+        connections wait in the listen queue); 503 if none frees within a request's whole time."""
+        if not self.slots.acquire(timeout=self.deadline + 2 * self.timeout_seconds):
             try:
                 request.settimeout(1.0)
                 request.sendall(_response(503, {"error": "the server is busy; try again in a moment"}))
