@@ -160,3 +160,29 @@ def test_fits_a_phone_screen(browser):
         assert width == 360 and scroll <= width
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_model_names_are_text_not_html(checkpoint, tmp_path):
+    """A run folder named like HTML shows as text: its name never becomes markup on the page."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install -e '.[browser]'")
+    from selenium.webdriver.chrome.service import Service
+    folder = tmp_path / '<img src=x onerror="document.title=1">'
+    folder.mkdir()
+    shutil.copy(checkpoint, folder / "checkpoint.npz")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        with Running([folder / "checkpoint.npz"]) as server:
+            driver.get(server.url)
+            wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+            draw(driver, ONE)
+            shows(driver, "1")
+            driver.find_element("css selector", "#layers summary").click()
+            assert driver.title.startswith("tinynet") and folder.name in driver.find_element("id", "status").text
+            assert len(driver.find_elements("css selector", "#layertable th")) == 3
+            assert driver.find_elements("css selector", "img[src='x']") == []
+    finally:
+        driver.quit()
