@@ -15,7 +15,7 @@ TRAIN_CMD = $(VENV)/bin/tinynet train --model cnn --epochs 2 --optimizer adam --
 train: $(STAMP)
 	$(TRAIN_CMD)
 
-test: $(STAMP)
+test: $(VENV)/.installed-tests
 	$(PY) -m pytest -q
 
 venv: $(STAMP)
@@ -38,6 +38,11 @@ $(PY):
 	  rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
 	  $(PY) -c "import urllib.request as u; u.urlretrieve('https://bootstrap.pypa.io/get-pip.py', '$(VENV)/get-pip.py')" && \
 	  $(PY) $(VENV)/get-pip.py || { rm -rf $(VENV); exit 1; }; }
+
+# The tests also drive a browser (selenium) and run two lessons as notebooks (the notebooks extra).
+$(VENV)/.installed-tests: pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e '.[test,browser,notebooks]'
+	touch $@
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'

@@ -18,7 +18,7 @@ from .tensor import Tensor
 np = backend.get_module("numpy")
 
 __all__ = ["TensorDataset", "DataLoader", "Compose", "ToFloat", "Normalize", "RandomAffine", "mnist", "read_image",
-           "mnist_style", "ImageError", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE"]
+           "mnist_style", "ImageError", "ImageTooLargeError", "MAX_IMAGE_PIXELS", "MAX_IMAGE_SIDE"]
 
 
 class TensorDataset:
@@ -178,8 +178,18 @@ class ImageError(ValueError):
     """An image file that cannot be used: unreadable, too large, or no decoder (Pillow) installed."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image whose header announces more pixels than tinynet reads (nothing was decoded)."""
+
+
 def image_size(path):
-    """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it)."""
+    """``(width, height)`` from the image file's header alone (Pillow reads no pixels for it).
+    ``path`` may also be a binary file object (``io.BytesIO``): it is rewound afterwards."""
+    return _header(path)[0]
+
+
+def _header(path):
+    """``((width, height), format)`` of an image file from its header (format: Pillow's "PNG", "JPEG", …)."""
     try:
         from PIL import Image
     except ImportError:
@@ -190,9 +200,12 @@ def image_size(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return im.size
+                header = im.size, im.format
+            if hasattr(path, "seek"):
+                path.seek(0)
+            return header
     except Image.DecompressionBombError:
-        raise ImageError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
+        raise ImageTooLargeError(f"{path}: the image has more than {MAX_IMAGE_PIXELS:,} pixels, the most tinynet "
                          "reads; shrink it first") from None
     except FileNotFoundError:
         raise
@@ -204,7 +217,8 @@ def image_size(path):
 
 
 def read_image(path):
-    """An image file as grey levels (H, W) float32 in [0, 1] (0 = black).
+    """An image file (a path, or a binary file object such as ``io.BytesIO``) as grey levels (H, W)
+    float32 in [0, 1] (0 = black).
 
     The size is checked from the file's header before any pixel is decoded: at most
     ``MAX_IMAGE_PIXELS`` pixels and ``MAX_IMAGE_SIDE`` on a side, else ``ImageError`` (so a small
@@ -212,13 +226,14 @@ def read_image(path):
     Pillow: PNG, JPEG, …). Colour is turned to grey by luminance (0.299 R + 0.587 G +
     0.114 B); a transparent background counts as white paper.
     """
-    width, height = image_size(path)
+    (width, height), kind = _header(path)
     if width * height > MAX_IMAGE_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
-        raise ImageError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
+        raise ImageTooLargeError(f"{path}: the image is {width}x{height} = {width * height:,} pixels; tinynet reads "
                          f"at most {MAX_IMAGE_PIXELS:,} pixels and {MAX_IMAGE_SIDE:,} on a side; shrink it first")
     import matplotlib.image
     try:
-        a = np.asarray(matplotlib.image.imread(path))
+        is_file = hasattr(path, "read")          # a file object has no name to tell matplotlib its format
+        a = np.asarray(matplotlib.image.imread(path, format=kind.lower() if is_file and kind else None))
     except FileNotFoundError:
         raise
     except Exception as e:       # matplotlib/Pillow raise many types for a file they cannot read

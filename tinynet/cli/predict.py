@@ -3,10 +3,9 @@ light on dark), printing the class name and its probability, and the next two gu
 import os
 
 from .. import backend, data, viz
+from ..predictor import Predictor
 from ..viz.figures import FORMATS as EXPLAIN_FORMATS
 from ..viz.files import check_out_path
-from ..runs import make_normalize
-from ..tensor import Tensor, no_grad
 from .common import (MAX_IMAGE_SCALE, CLIError, checkpoint_classes, image_scale, model_from_checkpoint, path,
                      read_checkpoint)
 
@@ -73,9 +72,9 @@ def run(args):
     if args.explain:
         check_explain(args)
     ckpt = read_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, args.checkpoint)
-    names = checkpoint_classes(ckpt, args.checkpoint)
-    normalize = make_normalize(ckpt["args"].get("normalize", "mnist"))
+    predictor = Predictor(model_from_checkpoint(ckpt, args.checkpoint), checkpoint_classes(ckpt, args.checkpoint),
+                          ckpt["args"].get("normalize", "mnist"))
+    names = predictor.class_names
     np = backend.get_module("numpy")
     for image in args.images:
         if not os.path.exists(image):
@@ -83,24 +82,20 @@ def run(args):
         if not os.path.isfile(image):
             raise CLIError(f"image {image} is not a regular file (a folder, a device or a pipe)")
         try:
-            digit = data.mnist_style(data.read_image(image))
+            digit, x = predictor.prepare(data.read_image(image))
         except data.ImageError:
             raise                       # its message names the file
         except ValueError as e:
             raise CLIError(f"{image}: {e}") from None
         if args.save_input:
             save_input(args.save_input, digit, args.save_input_scale or SAVE_INPUT_SCALE)
-        x = digit[None, None]
-        x = normalize(x) if normalize else x
-        with no_grad():
-            logits = model(Tensor(backend.to_backend(x.astype(np.float32), backend.get_backend())))
-        p = backend.to_numpy(logits.softmax(axis=1).data)[0]
+        p = predictor.probabilities(x)
         order = np.argsort(p)[::-1]
         others = ", ".join(f"{names[k]} {p[k]:.3f}" for k in order[1:3])
         print(f"{image}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
         if args.explain:
             try:
-                viz.explain(model, image, args.explain, classes=names, normalize=normalize)
+                viz.explain(predictor.model, image, args.explain, classes=names, normalize=predictor.normalize)
             except OSError as e:
                 raise CLIError(str(e)) from None
             print(f"wrote {args.explain}")
