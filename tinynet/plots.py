@@ -9,6 +9,7 @@ so no display is needed):
 Each function writes the file, closes its figure and returns the path.
 """
 from . import backend
+from .tensor import Tensor
 
 np = backend.get_module("numpy")
 
@@ -101,7 +102,7 @@ def first_layer_filters(weight, path, columns=8):
     """The kernels of a first convolution ``weight`` (OC, C, KH, KW) (channel 0), each scaled to
     its own range: red positive, blue negative."""
     plt = _pyplot()
-    w = backend.to_numpy(getattr(weight, "data", weight))[:, 0]
+    w = backend.to_numpy(weight.data if isinstance(weight, Tensor) else weight)[:, 0]   # (a CuPy array's .data is a pointer)
     rows = -(-len(w) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.1 * rows + 0.4), squeeze=False)
     for ax in axes.flat:

@@ -155,7 +155,7 @@ def describe_ufuncs(cupy):
         if name.startswith("_") or not isinstance(u, cupy.ufunc):
             continue
         out[name] = {
-            "nin": u.nin, "nout": u.nout,
+            "name": u.name, "nin": u.nin, "nout": u.nout,
             "kwargs": [k for k in CANDIDATE_UFUNC_KWARGS if _kwarg_accepted(u, k)],
             "methods": [m for m in UFUNC_METHODS
                         if hasattr(u, m) and not _raises_not_implemented(getattr(u, m), *([None] * (2 if m in (
