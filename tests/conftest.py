@@ -62,6 +62,15 @@ def backend(request):
         tinynet.set_backend("numpy")
 
 
+@pytest.fixture
+def fake_cupy_as_cupy(monkeypatch):
+    """``import cupy`` gives the stand-in during the test, so ``--backend cupy`` runs on it."""
+    fake_cupy.install_as_cupy(monkeypatch)
+    yield fake_cupy
+    from tinynet import backend
+    backend._backends.pop("cupy", None)
+
+
 @pytest.fixture(autouse=True)
 def _numpy_backend_by_default():
     """Every test starts (and ends) on the numpy backend."""

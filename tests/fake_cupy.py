@@ -599,6 +599,8 @@ class _FakeCupy(FakeModule):
         self.random = _FakeRandom(np.random, MANIFEST["random"], "fakecupy.random")
         self.linalg = FakeModule(np.linalg, MANIFEST["linalg"], "fakecupy.linalg")
         self.fft = FakeModule(np.fft, MANIFEST["fft"], "fakecupy.fft")
+        self.cuda = _FakeCuda()
+        self.__version__ = MANIFEST["cupy_version"]
 
     @staticmethod
     def asnumpy(a, stream=None, order="C", out=None, blocking=True):
@@ -609,6 +611,34 @@ class _FakeCupy(FakeModule):
 
     def get_array_module(self, *args):
         return self if any(isinstance(a, FakeArray) for a in args) else np
+
+
+class _FakeRuntime:
+    """``cupy.cuda.runtime``: one device, and the version numbers a real CUDA 12 reports."""
+
+    @staticmethod
+    def getDeviceCount():
+        return 1
+
+    @staticmethod
+    def runtimeGetVersion():
+        return 12080
+
+    @staticmethod
+    def driverGetVersion():
+        return 12080
+
+    @staticmethod
+    def getDeviceProperties(device):
+        return {"name": b"fakecupy CPU stand-in", "totalGlobalMem": 0}
+
+
+class _FakeCuda:
+    runtime = _FakeRuntime()
+
+    @staticmethod
+    def is_available():
+        return True
 
 
 xp = _FakeCupy()
@@ -634,6 +664,17 @@ def from_numpy(a):
     """Host -> device: a copy, as ``cupy.asarray`` of a NumPy array."""
     transfers["to_device"] += 1
     return FakeArray(np.array(a, copy=True))
+
+
+def install_as_cupy(monkeypatch):
+    """Make ``import cupy`` / ``import cupyx`` give the stand-in (for the length of a test), so
+    tinynet's ``"cupy"`` backend -- the CLI's ``--backend cupy`` -- runs on it."""
+    import sys
+    from tinynet import backend
+    monkeypatch.setitem(sys.modules, "cupy", xp)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.delitem(backend._backends, "cupy", raising=False)
+    monkeypatch.delitem(backend._backends, BACKEND_NAME, raising=False)   # FakeArray is cupy's now
 
 
 def register():
