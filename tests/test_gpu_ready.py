@@ -1,0 +1,93 @@
+"""Ready for a real GPU: the first use of "cupy" runs a self-test that names a missing CUDA library,
+``tinynet doctor`` says what works, the ``gpu`` extra brings CuPy's CUDA libraries, and an optimizer
+refuses to step with state left on another backend."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tinynet as tn
+from cli_run import run
+from tinynet import backend, doctor, nn, optim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_set_backend_cupy_runs_the_self_test_on_the_stand_in(fake_cupy_as_cupy):
+    with fake_cupy_as_cupy.count_transfers() as c:
+        tn.set_backend("cupy")
+    assert tn.get_backend() == "cupy" and c["to_host"] == 1          # the self-test's copy to the host
+
+
+@pytest.mark.parametrize("where, message, library", [
+    ("kernel", "CompileException: libnvrtc.so.12: cannot open shared object file", "NVRTC"),
+    ("matmul", "CUBLASError: CUBLAS_STATUS_NOT_INITIALIZED", "cuBLAS"),
+    ("matmul", "RuntimeError: CuPy failed to load libcublas.so.12", "cuBLAS"),
+    ("copy", "CUDARuntimeError: cudaErrorIllegalAddress", None),
+])
+def test_a_failing_first_operation_is_backend_unavailable_naming_the_library(
+        fake_cupy_as_cupy, monkeypatch, where, message, library):
+    def fail(*a, **k):
+        raise RuntimeError(message)
+    fc = fake_cupy_as_cupy
+    target = {"kernel": (fc.FakeArray, "__mul__"), "matmul": (fc.FakeArray, "__matmul__"),
+              "copy": (fc.xp, "asnumpy")}[where]
+    monkeypatch.setattr(*target, fail)
+    with pytest.raises(tn.BackendUnavailable) as e:
+        tn.set_backend("cupy")
+    text = str(e.value)
+    assert "\n" not in text and "tinynet[gpu]" in text and message[:20] in text
+    assert (library in text) if library else "missing or broken" not in text
+    assert tn.get_backend() == "numpy"
+
+
+def test_a_wrong_self_test_result_is_refused(fake_cupy_as_cupy, monkeypatch):
+    monkeypatch.setattr(fake_cupy_as_cupy.FakeArray, "__matmul__", lambda a, b: a.sum(axis=1))
+    with pytest.raises(tn.BackendUnavailable, match="self-test computed"):
+        tn.set_backend("cupy")
+
+
+def test_doctor_with_a_working_gpu(fake_cupy_as_cupy, capsys):
+    r = doctor.report()
+    assert r["gpu"]["works"] and r["gpu"]["cupy"] == fake_cupy_as_cupy.MANIFEST["cupy_version"]
+    assert r["numpy"]["version"] == np.__version__ and r["threads"]["cpus"] >= 1
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0 and "gpu      works" in out and "backends numpy (always), cupy" in out
+
+
+def test_doctor_without_cupy(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", None)                   # import cupy -> ImportError
+    monkeypatch.delitem(backend._backends, "cupy", raising=False)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0 and "cupy     not installed" in out and "does not work" in out
+    code, out, _ = run(capsys, "doctor", "--json")
+    assert code == 0 and '"works": false' in out
+
+
+def test_the_gpu_extra_brings_cupys_cuda_libraries():
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        gpu = tomllib.load(f)["project"]["optional-dependencies"]["gpu"]
+    assert any(req.startswith("cupy-cuda12x[ctk]") for req in gpu), gpu
+
+
+def test_an_optimizer_refuses_state_left_on_another_backend(backend):
+    if backend == "numpy":
+        pytest.skip("needs a second backend")
+    tn.set_backend("numpy")
+    net = nn.Linear(2, 1)
+    opt = optim.Adam(net.parameters(), lr=0.1)
+    x = tn.Tensor(np.ones((1, 2)))
+    net(x).sum().backward()
+    opt.step()
+    net.to(backend)
+    opt.zero_grad()
+    xb = x.to(backend)
+    net(xb).sum().backward()
+    with pytest.raises(tn.backend.BackendError, match="load_state_dict"):
+        opt.step()
+    opt.load_state_dict(opt.state_dict())                            # moves the state
+    opt.step()
+    assert {backend_name for s in opt.state.values() for backend_name in
+            [tn.backend.backend_name(v) for v in s.values() if tn.backend.is_array(v)]} == {backend}
