@@ -91,3 +91,23 @@ def test_an_optimizer_refuses_state_left_on_another_backend(backend):
     opt.step()
     assert {backend_name for s in opt.state.values() for backend_name in
             [tn.backend.backend_name(v) for v in s.values() if tn.backend.is_array(v)]} == {backend}
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "cnn_dropout"])
+def test_device_to_host_copies_per_training_step(fake_cupy_as_cupy, model_name):
+    """On CuPy a training step copies to the host twice: the loss value (for the divergence check
+    and the running mean) and the targets' bounds (one copy of [min, max]: CuPy would wrap a bad
+    class index silently). Accuracy is counted on the device and copied once per epoch."""
+    from tinynet import data, functional as F, models, train
+    tn.set_backend("cupy")
+    tn.manual_seed(0)
+    model = models.build(model_name).to("cupy")
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    ds = data.TensorDataset(rng.standard_normal((64, 1, 28, 28)).astype("float32"), rng.integers(0, 10, 64))
+    loader = data.DataLoader(ds, batch_size=16, backend="cupy")
+    steps = len(loader)
+    with fake_cupy_as_cupy.count_transfers() as c:
+        result = train.train_epoch(model, opt, loader, F.cross_entropy)
+    assert steps == 4 and result["samples"] == 64
+    assert c["to_host"] == 2 * steps + 1
