@@ -111,3 +111,22 @@ def test_device_to_host_copies_per_training_step(fake_cupy_as_cupy, model_name):
         result = train.train_epoch(model, opt, loader, F.cross_entropy)
     assert steps == 4 and result["samples"] == 64
     assert c["to_host"] == 2 * steps + 1
+
+
+def test_dropout_masks_are_made_on_the_device(fake_cupy_as_cupy):
+    """No array crosses to the device for a mask; the mask is a function of tinynet's seed alone,
+    the same whichever array module computes it, and keeps about 1 - p of the elements."""
+    from tinynet import functional as F, random
+    x = tn.Tensor(backend.to_backend(np.ones((64, 500), dtype="float32"), "cupy"))
+    tn.manual_seed(7)
+    with fake_cupy_as_cupy.count_transfers() as c:
+        y = F.dropout(x, p=0.25, training=True)
+    assert c["to_device"] == 0 and backend.backend_name(y.data) == "cupy"
+    kept = y.numpy() != 0
+    assert abs(kept.mean() - 0.75) < 0.01 and np.allclose(y.numpy()[kept], 1 / 0.75)
+    tn.manual_seed(7)
+    seed = int(random.generator().integers(0, 2 ** 63))
+    expected = random.counter_uniform(np, (64, 500), seed) >= 0.25            # the same draw on NumPy
+    assert (kept == expected).all()
+    tn.manual_seed(7)
+    assert (F.dropout(x, p=0.25, training=True).numpy() == y.numpy()).all()
