@@ -629,6 +629,10 @@ class _FakeRuntime:
         return 12080
 
     @staticmethod
+    def deviceSynchronize():
+        return None
+
+    @staticmethod
     def getDeviceProperties(device):
         return {"name": b"fakecupy CPU stand-in", "totalGlobalMem": 0}
 

@@ -130,3 +130,27 @@ def test_dropout_masks_are_made_on_the_device(fake_cupy_as_cupy):
     assert (kept == expected).all()
     tn.manual_seed(7)
     assert (F.dropout(x, p=0.25, training=True).numpy() == y.numpy()).all()
+
+
+def test_gpu_benchmark_skips_in_one_line_without_a_gpu(monkeypatch):
+    import subprocess
+    monkeypatch.delitem(backend._backends, "cupy", raising=False)
+    try:
+        backend.get_module("cupy")
+        pytest.skip("a GPU works here")
+    except backend.BackendUnavailable:
+        pass
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_cnn_step_gpu.py")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.splitlines()) == 1
+    assert r.stdout.startswith("bench_cnn_step_gpu: skipped, no GPU works here: backend 'cupy'")
+
+
+def test_gpu_benchmark_runs_on_the_stand_in(fake_cupy_as_cupy, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+    import bench_cnn_step_gpu
+    monkeypatch.setattr(bench_cnn_step_gpu, "import_torch", lambda: None)     # tinynet alone
+    assert bench_cnn_step_gpu.main(["--rounds", "1", "--per-round", "2", "--warmup", "1", "--batch", "8",
+                                    "--no-inference"]) == 0
+    out = capsys.readouterr().out
+    assert "device fakecupy CPU stand-in" in out and "tinynet  median" in out and tn.get_backend() == "numpy"
