@@ -60,7 +60,8 @@ def test_implicit_conversions_and_host_operands_are_refused_as_on_cupy(name):
 def test_numpy_functions_are_dispatched_as_on_cupy_and_refused_in_strict_mode(name):
     x = fa([1.0, -2.0, 3.0])
     expected = DISPATCHED[name](x.get())
-    r = DISPATCHED[name](x)
+    with fake_cupy.strict(False):                         # the faithful mode, even under FAKECUPY_STRICT=1
+        r = DISPATCHED[name](x)
     if expected is None:                                  # ufunc.at: in place
         assert r is None and x.get().tolist() == [3.0, -2.0, 3.0]
     else:
@@ -72,7 +73,7 @@ def test_numpy_functions_are_dispatched_as_on_cupy_and_refused_in_strict_mode(na
 def test_scalar_conversions_copy_to_the_host_and_follow_numpy():
     """core.pyx: __float__ is float(self.get()) -- whatever NumPy does with the host copy."""
     x = fa([1.0, 2.0])
-    assert float(np.mean(x)) == 1.5 and float(x.sum()) == 3.0 and int(x.max()) == 2 and bool(x[1])
+    assert float(xp.mean(x)) == 1.5 and float(x.sum()) == 3.0 and int(x.max()) == 2 and bool(x[1])
     for f in (float, int):
         with pytest.raises(TypeError):
             f(x)                                          # more than one element
@@ -243,8 +244,9 @@ def test_a_stray_numpy_call_in_an_op(backend, monkeypatch, stray):
         with pytest.raises(TypeError):
             x.relu()
     else:
-        assert tn.gradcheck(lambda t: t.relu(), x)
-        assert host(x.relu()).tolist() == [[1.0, 0.0, 3.0], [0.0, 0.25, 2.0]]
+        with fake_cupy.strict(False):
+            assert tn.gradcheck(lambda t: t.relu(), x)
+            assert host(x.relu()).tolist() == [[1.0, 0.0, 3.0], [0.0, 0.25, 2.0]]
     if backend == "fakecupy":
         with fake_cupy.strict(), pytest.raises(TypeError):
             x.relu()
