@@ -12,7 +12,8 @@ why and exits 0; without PyTorch's CUDA it times tinynet alone.
 import argparse
 import sys
 
-from common import tn, np, F, tinynet_cnn, torch_cnn, mnist_batches, import_torch, alternate, summary
+from common import (tn, F, tinynet_cnn, torch_cnn, mnist_batches, import_torch, alternate, summary,
+                    torch_step_fn)
 from tinynet import backend
 
 
@@ -50,28 +51,14 @@ def tinynet_runners(cupy, model, batches, x_inference):
 
 
 def torch_runners(torch, model, batches, x_inference):
-    dev = torch.device("cuda")
-    model = model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = [(torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)) for x, y in batches]
-    xi = torch.from_numpy(x_inference).to(dev)
-    state = {"i": 0}
-
-    def step():
-        x, y = data[state["i"] % len(data)]
-        state["i"] += 1
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        torch.cuda.synchronize()
-        return loss
+    model = model.to("cuda")
+    xi = torch.from_numpy(x_inference).to("cuda")
 
     def infer():
         with torch.no_grad():
             model(xi)
         torch.cuda.synchronize()
-    return step, infer, model
+    return torch_step_fn(torch, model, batches, device="cuda"), infer, model
 
 
 def report(title, times, per_call_images=None):
