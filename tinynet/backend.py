@@ -18,6 +18,7 @@ import numpy
 __all__ = [
     "BackendError", "BackendUnavailable", "register_backend", "set_backend", "get_backend",
     "array_module", "backend_name", "is_array", "to_backend", "to_numpy", "get_module", "canonical_name",
+    "self_test", "gpu_info",
 ]
 
 
@@ -98,6 +99,30 @@ def self_test(cupy):
     if host.tolist() != [[13.0, 40.0], [31.0, 112.0]]:
         raise BackendUnavailable(f"backend 'cupy' is not available: the GPU self-test computed {host.tolist()}, "
                                  f"not [[13.0, 40.0], [31.0, 112.0]]")
+
+
+def gpu_info():
+    """``{"cupy": version or None, "works": bool, "reason"|"device", "cuda_runtime", "cuda_driver"}``:
+    whether the "cupy" backend loads (and passes ``self_test``) here, and on what."""
+    try:
+        import cupy
+    except ImportError:
+        return {"cupy": None, "works": False, "reason": "CuPy is not installed (pip install 'tinynet[gpu]')"}
+    info = {"cupy": getattr(cupy, "__version__", "?"), "works": False}
+    try:
+        _get("cupy")
+    except BackendUnavailable as e:
+        info["reason"] = str(e)
+        return info
+    info["works"] = True
+    try:
+        rt = cupy.cuda.runtime
+        name = rt.getDeviceProperties(0)["name"]
+        info["device"] = name.decode() if isinstance(name, bytes) else str(name)
+        info["cuda_runtime"], info["cuda_driver"] = rt.runtimeGetVersion(), rt.driverGetVersion()
+    except Exception as e:                   # the GPU works; only its description failed
+        info["device"] = f"? ({type(e).__name__})"
+    return info
 
 
 ALIASES = {"cpu": "numpy", "cuda": "cupy"}     # PyTorch's device names for the two backends

@@ -1,13 +1,12 @@
 """What tinynet runs on here: ``report()`` -> a dict, ``format_report(report)`` -> text.
 
 The backends and their versions, NumPy's BLAS, the thread settings that decide its speed, and
-whether a GPU works (``backend.get_module("cupy")``, which runs a tiny kernel, a matrix product and
-a copy to the host, and says which CUDA library is missing when that fails). ``tinynet doctor``
+whether a GPU works (``backend.gpu_info()``: loading "cupy" runs a tiny kernel, a matrix product
+and a copy to the host, and says which CUDA library is missing when that fails). ``tinynet doctor``
 prints it.
 """
 import os
 import platform
-import sys
 
 from . import backend
 
@@ -24,30 +23,6 @@ def _blas(np):
         return None
 
 
-def _gpu():
-    try:
-        import cupy
-    except ImportError:
-        return {"cupy": None, "works": False, "reason": "CuPy is not installed (pip install 'tinynet[gpu]')"}
-    info = {"cupy": getattr(cupy, "__version__", "?"), "works": False}
-    try:
-        backend.get_module("cupy")
-    except backend.BackendUnavailable as e:
-        info["reason"] = str(e)
-        return info
-    info["works"] = True
-    try:
-        rt = cupy.cuda.runtime
-        props = rt.getDeviceProperties(0)
-        name = props["name"]
-        info["device"] = name.decode() if isinstance(name, bytes) else str(name)
-        info["cuda_runtime"] = rt.runtimeGetVersion()
-        info["cuda_driver"] = rt.driverGetVersion()
-    except Exception as e:                   # the GPU works; only its description failed
-        info["device"] = f"? ({type(e).__name__})"
-    return info
-
-
 def report():
     """A dict: python, platform, numpy (version, BLAS), threads (CPU count, variables), gpu."""
     np = backend.get_module("numpy")
@@ -57,7 +32,7 @@ def report():
         "tinynet_backend": backend.get_backend(),
         "numpy": {"version": np.__version__, "blas": _blas(np)},
         "threads": {"cpus": os.cpu_count(), **{v: os.environ.get(v) for v in THREAD_VARIABLES}},
-        "gpu": _gpu(),
+        "gpu": backend.gpu_info(),
     }
 
 
