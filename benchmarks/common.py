@@ -145,10 +145,13 @@ def tinynet_step_fn(model, batches):
     return step, opt
 
 
-def torch_step_fn(torch, model, batches):
-    """The same step in PyTorch, on the same batches."""
+def torch_step_fn(torch, model, batches, device=None):
+    """The same step in PyTorch, on the same batches (moved to ``device`` first, e.g. "cuda":
+    then each step waits for its GPU work, ``torch.cuda.synchronize()``)."""
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    if device is not None:
+        data = [(x.to(device), y.to(device)) for x, y in data]
     state = {"i": 0}
 
     def step():
@@ -158,6 +161,8 @@ def torch_step_fn(torch, model, batches):
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+        if device is not None:
+            torch.cuda.synchronize()
         return loss
     return step
 

@@ -1,9 +1,13 @@
 """Shared test setup: hypothesis profiles and the ``backend`` fixture.
 
 ``backend`` runs a test once per array backend: ``"numpy"``, ``"fakecupy"`` (the CPU stand-in for
-CuPy in ``tests/fake_cupy.py``, whose arrays refuse implicit conversion to NumPy as CuPy's do)
-and ``"cupy"`` (skipped unless CuPy imports and a GPU is present). It makes that backend the
-default for new tensors during the test and restores ``"numpy"`` afterwards.
+CuPy in ``tests/fake_cupy.py``, held to CuPy's real API by tests/cupy_api/cupy_manifest.json)
+and ``"cupy"`` (skipped unless CuPy imports and a GPU works). It makes that backend the
+default for new tensors during the test and restores ``"numpy"`` afterwards. ``fake_cupy_as_cupy``
+makes ``import cupy`` give the stand-in, so ``--backend cupy`` runs on it.
+
+``FAKECUPY_STRICT=1 .venv/bin/python -m pytest`` runs the stand-in in its strict lint mode: any
+NumPy function called on device data fails, even one CuPy would dispatch to itself.
 
 Hypothesis: the ``ci`` profile (chosen when the ``CI`` environment variable is set) is
 derandomized, so CI runs the same examples every time; ``dev`` (the default) explores.
@@ -60,6 +64,15 @@ def backend(request):
         yield request.param
     finally:
         tinynet.set_backend("numpy")
+
+
+@pytest.fixture
+def fake_cupy_as_cupy(monkeypatch):
+    """``import cupy`` gives the stand-in during the test, so ``--backend cupy`` runs on it."""
+    fake_cupy.install_as_cupy(monkeypatch)
+    yield fake_cupy
+    from tinynet import backend
+    backend._backends.pop("cupy", None)
 
 
 @pytest.fixture(autouse=True)

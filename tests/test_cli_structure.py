@@ -29,7 +29,7 @@ def imported_cli_modules(path):
 
 
 def test_every_command_is_a_module_of_its_own():
-    assert set(cli.COMMAND_MODULES) == {"train", "eval", "predict", "finetune", "summary", "check", "serve"}
+    assert set(cli.COMMAND_MODULES) == {"train", "eval", "predict", "finetune", "summary", "check", "serve", "doctor"}
     for name in cli.COMMAND_MODULES:
         assert (CLI / f"{name}.py").is_file(), name
     cli.build_parser()

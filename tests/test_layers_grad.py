@@ -61,7 +61,7 @@ def test_linear_values_and_frozen_weight(backend):
     x, w, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(4, 3) / 10, np.array([1.0, -1, 0, 2])
     xt, wt = tensor(x), tensor(w, requires_grad=False)
     y = F.linear(xt, wt, tensor(b, requires_grad=False))
-    np.testing.assert_allclose(host(y), x @ w.T + b, rtol=1e-15)
+    np.testing.assert_allclose(host(y), x @ w.T + b, rtol=1e-13)   # float64 on a GPU: ~1e-13, not 1e-15
     y.sum().backward()
     assert wt.grad is None                       # frozen: no gradient made
     np.testing.assert_allclose(host(xt.grad), np.ones((2, 4)) @ w)
@@ -127,7 +127,7 @@ def test_dropout_gradcheck(backend, x, p, seed):
     y = host(fn(tensor(x)))
     kept = y != 0
     if p < 1:
-        np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-14)
+        np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-13)   # GPU float64 rounding
     else:
         assert not kept.any()
 

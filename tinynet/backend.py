@@ -18,6 +18,7 @@ import numpy
 __all__ = [
     "BackendError", "BackendUnavailable", "register_backend", "set_backend", "get_backend",
     "array_module", "backend_name", "is_array", "to_backend", "to_numpy", "get_module", "canonical_name",
+    "self_test", "gpu_info",
 ]
 
 
@@ -62,7 +63,66 @@ def _load_cupy():
             f"backend 'cupy' is not available: CuPy is installed but no CUDA GPU is usable ({e})") from e
     if count == 0:
         raise BackendUnavailable("backend 'cupy' is not available: CuPy is installed but no CUDA GPU is present")
+    self_test(cupy)
     register_backend("cupy", cupy, cupy.ndarray, cupy.asnumpy, cupy.asarray)
+
+
+# What a failing first operation usually lacks: (text in CuPy's error, the library, what brings it)
+_CUDA_LIBRARIES = [
+    ("nvrtc", "NVRTC (the CUDA runtime compiler CuPy builds its kernels with)"),
+    ("cublas", "cuBLAS (matrix products)"),
+    ("curand", "cuRAND (random numbers)"),
+    ("cudart", "the CUDA runtime (cudart)"),
+    ("nvjitlink", "nvJitLink"),
+]
+
+
+def self_test(cupy):
+    """Run what tinynet needs of a GPU once: an elementwise kernel (compiled by NVRTC), a matrix
+    product (cuBLAS) and a copy to the host. Any failure becomes ``BackendUnavailable`` naming
+    the library that is missing, so the first training step does not fail deep inside CuPy."""
+    step = "an elementwise kernel"
+    try:
+        a = cupy.arange(6, dtype="float32").reshape(2, 3)
+        b = a * 2 + 1                                   # [[1,3,5],[7,9,11]]
+        step = "a matrix product"
+        c = b @ a.T                                     # [[13,40],[31,112]]
+        step = "a copy to the host"
+        host = cupy.asnumpy(c)
+    except Exception as e:
+        text = f"{type(e).__name__}: {e}"
+        lib = next((name for key, name in _CUDA_LIBRARIES if key in text.lower()), None)
+        missing = (f"{lib} is missing or broken" if lib else "it failed")
+        raise BackendUnavailable(
+            f"backend 'cupy' is not available: a GPU is present, but {step} failed and {missing} ({text.strip()[:300]}); "
+            f"install CuPy with its CUDA libraries: pip install 'tinynet[gpu]' (cupy-cuda12x[ctk])") from e
+    if host.tolist() != [[13.0, 40.0], [31.0, 112.0]]:
+        raise BackendUnavailable(f"backend 'cupy' is not available: the GPU self-test computed {host.tolist()}, "
+                                 f"not [[13.0, 40.0], [31.0, 112.0]]")
+
+
+def gpu_info():
+    """``{"cupy": version or None, "works": bool, "reason"|"device", "cuda_runtime", "cuda_driver"}``:
+    whether the "cupy" backend loads (and passes ``self_test``) here, and on what."""
+    try:
+        import cupy
+    except ImportError:
+        return {"cupy": None, "works": False, "reason": "CuPy is not installed (pip install 'tinynet[gpu]')"}
+    info = {"cupy": getattr(cupy, "__version__", "?"), "works": False}
+    try:
+        _get("cupy")
+    except BackendUnavailable as e:
+        info["reason"] = str(e)
+        return info
+    info["works"] = True
+    try:
+        rt = cupy.cuda.runtime
+        name = rt.getDeviceProperties(0)["name"]
+        info["device"] = name.decode() if isinstance(name, bytes) else str(name)
+        info["cuda_runtime"], info["cuda_driver"] = rt.runtimeGetVersion(), rt.driverGetVersion()
+    except Exception as e:                   # the GPU works; only its description failed
+        info["device"] = f"? ({type(e).__name__})"
+    return info
 
 
 ALIASES = {"cpu": "numpy", "cuda": "cupy"}     # PyTorch's device names for the two backends

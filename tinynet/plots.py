@@ -13,6 +13,7 @@ Every heat map has a colour bar; weights use a diverging map centred on zero (re
 import textwrap
 
 from . import backend
+from .tensor import Tensor
 
 np = backend.get_module("numpy")
 
@@ -152,6 +153,12 @@ def misclassified_grid(images, labels, predictions, path, max_images=36, columns
 
 # --- convolution filters -------------------------------------------------------------------------
 
+def _host(weight):
+    """A Tensor's or a backend array's values as a host NumPy array. (Not ``getattr(x, "data", x)``:
+    a CuPy array's ``.data`` is a memory pointer, not its values.)"""
+    return backend.to_numpy(weight.data if isinstance(weight, Tensor) else weight)
+
+
 def filters_figure(weight, next_weight=None, columns=8):
     """The kernels of a first convolution ``weight`` (OC, C, KH, KW), input channel 0, all on one
     colour scale centred on zero (red positive, blue negative, white 0) with a colour bar.
@@ -162,12 +169,12 @@ def filters_figure(weight, next_weight=None, columns=8):
     column c the first-layer filter whose map it reads, so a dark column is a first-layer filter the
     second layer hardly uses. (A mean over input channels would let signs cancel; norms do not.)
     """
-    w = backend.to_numpy(getattr(weight, "data", weight))
+    w = _host(weight)
     if w.ndim != 4:
         raise ValueError(f"filters_figure: weight must be (OC, C, KH, KW), got shape {w.shape}")
     if w.size == 0:
         raise ValueError(f"filters_figure: weight {w.shape} has no kernels to draw")
-    w2 = None if next_weight is None else backend.to_numpy(getattr(next_weight, "data", next_weight))
+    w2 = None if next_weight is None else _host(next_weight)
     if w2 is not None and (w2.ndim != 4 or w2.shape[1] != w.shape[0]):
         raise ValueError(f"filters_figure: next_weight must be (OC2, {w.shape[0]}, KH, KW), got shape {w2.shape}")
     kernels = w[:, 0]

@@ -28,9 +28,33 @@ def generator():
 
 
 def uniform(shape, low=0.0, high=1.0, dtype="float32", like=None):
-    """Uniform draws in [low, high) as an array on ``like``'s backend (default: NumPy)."""
+    """Uniform draws in [low, high) as an array on ``like``'s backend (default: NumPy).
+
+    On a device backend (CuPy) the numbers are made there (``counter_uniform``) from one seed drawn
+    on the host: no array crosses to the device, and the host generator -- saved in checkpoints --
+    still decides every draw, so a resumed run repeats the uninterrupted one.
+    """
+    if like is not None and backend.backend_name(like) != "numpy":
+        seed = int(_generator.integers(0, 2 ** 63))
+        u = counter_uniform(backend.array_module(like), shape, seed)
+        return (u * (high - low) + low).astype(dtype) if (low, high) != (0.0, 1.0) else u.astype(dtype)
     a = _generator.uniform(low, high, size=shape).astype(dtype)
     return a if like is None else backend.to_backend(a, backend.backend_name(like))
+
+
+def counter_uniform(xp, shape, seed):
+    """float32 uniforms in [0, 1) computed elementwise by array module ``xp``: element i is
+    ``splitmix64(seed + i·γ)`` (Steele, Lea & Flood 2014; γ = 0x9E3779B97F4A7C15) cut to its top 24
+    bits and scaled by 2⁻²⁴. A hash of a counter: any backend gives the same numbers for a seed."""
+    u64 = xp.uint64
+    n = 1
+    for d in shape:
+        n *= int(d)
+    z = xp.arange(n, dtype=u64) * u64(0x9E3779B97F4A7C15) + u64(seed)
+    z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+    z = z ^ (z >> u64(31))
+    return ((z >> u64(40)).astype(xp.float32) * xp.float32(2.0 ** -24)).reshape(tuple(shape))
 
 
 def normal(shape, mean=0.0, std=1.0, dtype="float32", like=None):

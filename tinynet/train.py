@@ -98,6 +98,7 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
     start = time.perf_counter() - pos["seconds"]
     if progress is not None:
         progress.done = pos["seen"]
+    correct = 0          # right answers of this call, summed on the device; to the host once, at the end
     for x, y in loader:
         step = pos["step"] + 1
         optimizer.zero_grad()
@@ -109,13 +110,15 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
         optimizer.step()
         n = len(y)
         pos["loss_sum"] += value * n
-        pos["correct"] += int((_argmax(logits) == backend.to_numpy(y.data)).sum())
+        correct = correct + (logits.data.argmax(axis=1) == y.data).sum()   # counted on the device
         pos["seen"] += n
         pos["step"], pos["seconds"] = step, time.perf_counter() - start
         if progress is not None:
             progress.update(n, loss=pos["loss_sum"] / pos["seen"])
         if should_stop is not None and should_stop():
+            pos["correct"] += int(correct)
             raise TrainingInterrupted(pos)
+    pos["correct"] += int(correct)
     if progress is not None:
         progress.close()
     pos["seconds"] = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""The ``tinynet`` command: ``tinynet train|eval|predict|summary|finetune|check|serve …`` (``tinynet COMMAND --help``).
+"""The ``tinynet`` command: ``tinynet train|eval|predict|summary|finetune|check|serve|doctor …`` (``tinynet COMMAND --help``).
 
 One module per command (``tinynet/cli/train.py`` …), each a thin shell over the library with
 ``HELP``, ``add_arguments(parser)`` and ``run(args) -> exit code``; what they share (errors,
@@ -16,7 +16,7 @@ from .common import EXIT_ERROR, EXIT_INTERRUPTED, FILE_ERRORS, CLIError, OneLine
 
 __all__ = ["main", "build_parser", "register", "COMMANDS", "CLIError"]
 
-COMMAND_MODULES = ("train", "eval", "predict", "summary", "finetune", "check", "serve")   # tinynet/cli/NAME.py, in --help order
+COMMAND_MODULES = ("train", "eval", "predict", "summary", "finetune", "check", "serve", "doctor")   # tinynet/cli/NAME.py, in --help order
 COMMANDS = {}      # name -> (help, add_arguments, run), filled by build_parser
 
 

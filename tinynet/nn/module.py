@@ -195,7 +195,9 @@ class Module:
 
         ``model.to("cupy")`` / ``model.to("numpy")`` moves the data (as ``torch``'s ``.to(device)``);
         ``model.to("float64")`` casts the floating-point parameters and buffers (as ``.to(dtype)``;
-        integer buffers such as ``num_batches_tracked`` keep their dtype).
+        integer buffers such as ``num_batches_tracked`` keep their dtype). An optimizer's state is
+        not moved (as in PyTorch): its next ``step()`` refuses state left on the old backend, naming
+        the fix (``optimizer.load_state_dict(optimizer.state_dict())``).
         """
         dtype = getattr(target, "__name__", None) or str(target)
         if dtype in _FLOAT_DTYPES:

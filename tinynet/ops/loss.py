@@ -17,9 +17,12 @@ def _check_targets(logits, target, name):
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
     n_classes = logits.shape[1]
-    if target.size and (int(target.min()) < 0 or int(target.max()) >= n_classes):
-        raise IndexError(f"{name}: target holds class {int(target.max()) if int(target.max()) >= n_classes else int(target.min())}"
-                         f", outside 0..{n_classes - 1} for input with {n_classes} classes")
+    if target.size:          # one copy to the host for both bounds (a GPU would wrap a bad index silently)
+        xp = backend.array_module(target)
+        lo, hi = backend.to_numpy(xp.stack([target.min(), target.max()])).tolist()
+        if lo < 0 or hi >= n_classes:
+            raise IndexError(f"{name}: target holds class {hi if hi >= n_classes else lo}"
+                             f", outside 0..{n_classes - 1} for input with {n_classes} classes")
 
 
 def _check_reduction(reduction):

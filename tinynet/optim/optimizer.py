@@ -73,8 +73,20 @@ class Optimizer:
         for group in self.param_groups:
             for p in self._params_with_grad(group):
                 state = self.state.setdefault(p, {})
+                self._check_state_backend(p, state)
                 self._update(p, p.grad, state, group)
         return loss
+
+    def _check_state_backend(self, p, state):
+        """Refuse to step with state left on another backend by ``model.to(...)`` (PyTorch fails
+        there too, with a device mismatch); ``load_state_dict(state_dict())`` moves it."""
+        for k, v in state.items():
+            if backend.is_array(v) and backend.backend_name(v) != p.backend:
+                raise backend.BackendError(
+                    f"{type(self).__name__}.step: its state {k!r} for a parameter of shape {p.shape} is on "
+                    f"{backend.backend_name(v)!r}, but the parameter is now on {p.backend!r} (the model was "
+                    f"moved after the optimizer had stepped); move the state with "
+                    f"optimizer.load_state_dict(optimizer.state_dict()), or create the optimizer after model.to(...)")
 
     def _update(self, p, g, state, group):
         raise NotImplementedError
