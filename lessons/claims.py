@@ -31,6 +31,12 @@ def holds(why, key="holds"):
                 [({key: True}, "correct"), ({key: False}, "wrong")], inputs=(key,))
 
 
+def equals(why, key, right, other):
+    """Correct iff the measured ``key`` equals ``right``; ``other`` is a value on the wrong side, for the tests."""
+    return Rule(why, lambda **m: "correct" if m[key] == right else "wrong",
+                [({key: right}, "correct"), ({key: other}, "wrong")], inputs=(key,))
+
+
 def fails(why, key):
     """A yes/no fact whose presence makes the claim wrong (an undefined name, a crash)."""
     return Rule(why, lambda **m: "wrong" if m[key] else "correct",
@@ -106,9 +112,7 @@ ALL = [
            lambda n_train, n_test: "correct" if (n_train, n_test) == (60000, 10000) else "wrong",
            [(dict(n_train=60000, n_test=10000), "correct"), (dict(n_train=60000, n_test=9000), "wrong")])),
     C("A3", "01", "001", "§1 (L11), §2.3 (L31, L36)", "70,000 training images and 10,000 test images",
-      Rule("correct iff the training file holds 70,000 images",
-           lambda n_train: "correct" if n_train == 70000 else "wrong",
-           [(dict(n_train=70000), "correct"), (dict(n_train=60000), "wrong")])),
+      equals("correct iff the training file holds 70,000 images", "n_train", 70000, 60000)),
     C("A4", "01", "001", "§2.3 (L37)", "MNIST images are PNG files, usable without preprocessing",
       holds("correct iff a file (or its decompressed content) starts with the PNG signature 89 50 4E 47", "png")),
     C("A5", "01", "001", "§2.3 (L31)", "MNIST is provided by NIST",
@@ -186,9 +190,7 @@ ALL = [
       Judgement("wrong", "a derivation that ends at the definition it set out to derive is circular; the lesson "
                          "shows the one true step (linearity) and that summing patches gives a scalar")),
     C("A22", "04", "001", "§4.3 (L151–156, L160–164)", "Y₁ = X⊙K₁ + b₁ = max(0, X⊙K₁) + b₁, then Y₂ = max(0, Y₁)",
-      Rule("correct iff the two sides of the equality agree at every position of the 26×26 map",
-           lambda n_differ: "correct" if n_differ == 0 else "wrong",
-           [(dict(n_differ=0), "correct"), (dict(n_differ=102), "wrong")])),
+      equals("correct iff the two sides of the equality agree at every position of the 26×26 map", "n_differ", 0, 102)),
     C("A28", "04", "003", "§4.2.1 (L198–204)", "conv layer f_θ(x) = Σᵢ θᵢ·f(gᵢ(x))",
       Rule("wrong if the formula goes negative where a Conv+ReLU layer cannot; ambiguous otherwise (the sign "
            "test alone cannot show the formula right)",
@@ -200,9 +202,7 @@ ALL = [
            [(dict(hw=(26, 26)), "correct"), (dict(hw=(28, 28)), "wrong")])),
     # ── lesson 05: pooling ────────────────────────────────────────────────────────────────────
     C("A24", "05", "001", "§4.3 (L166–172)", "max pooling of Y₂: Y₃ = max(Y₂)",
-      Rule("correct iff max(Y₂) as written is a map (2-D) like a pooling layer's output; a scalar is global pooling",
-           lambda ndim: "correct" if ndim == 2 else "wrong",
-           [(dict(ndim=2), "correct"), (dict(ndim=0), "wrong")])),
+      equals("correct iff max(Y₂) as written is a map (2-D) like a pooling layer's output; a scalar is global pooling", "ndim", 2, 0)),
     C("A25", "05", "001", "§4.1 (L105–111)", "max pooling: output = max(input_ij)",
       Rule("window and stride are not given: correct if the plausible readings (2×2 window, stride 1 or 2) give "
            "the same output shape, ambiguous if they differ",
@@ -241,19 +241,15 @@ ALL = [
       formula(": W·x + b per sample (column x, loops) vs a Linear layer's x Wᵀ + b (NumPy einsum) on a batch")),
     # ── lesson 06: the models ─────────────────────────────────────────────────────────────────
     C("A38", "06", "003", "§3.2.2 (L93–104); 000 §5 (L104–110)", "M-A: conv(1,10,5), conv(10,20,5), view(-1, 320), fc1 320→50",
-      Rule("correct iff the layers produce 20·4·4 = 320 features per image (what view(-1, 320) needs), by the "
-           "output-size formula ⌊(H + 2p − k)/s⌋ + 1",
-           lambda features: "correct" if features == 320 else "wrong", [(dict(features=320), "correct"), (dict(features=500), "wrong")])),
+      equals("correct iff the layers produce 20·4·4 = 320 features per image (what view(-1, 320) needs), by the "
+           "output-size formula ⌊(H + 2p − k)/s⌋ + 1", "features", 320, 500)),
     C("A40", "06", "002", "§5.2 (L134–147)", "Keras M-B: Conv32 → pool → Conv64 → pool → Flatten → 128 → 10",
-      Rule("correct iff Flatten gets 64·5·5 = 1,600 features (output-size formula), what Dense(128) then takes",
-           lambda features: "correct" if features == 1600 else "wrong", [(dict(features=1600), "correct"), (dict(features=3136), "wrong")])),
+      equals("correct iff Flatten gets 64·5·5 = 1,600 features (output-size formula), what Dense(128) then takes", "features", 1600, 3136)),
     C("A41", "06", "001", "§5.2 (L233–235, L244)", "M-C: Conv2d(1,32,3), Conv2d(32,64,3), fc1 = Linear(64·7·7, 128), view(-1, 64·7·7)",
-      Rule("correct iff the unpadded layers give the 64·7·7 = 3,136 features per image that view and fc1 declare "
-           "(output-size formula)",
-           lambda features: "correct" if features == 3136 else "wrong", [(dict(features=3136), "correct"), (dict(features=1600), "wrong")])),
+      equals("correct iff the unpadded layers give the 64·7·7 = 3,136 features per image that view and fc1 declare "
+           "(output-size formula)", "features", 3136, 1600)),
     C("A42", "06", "003", "§4.3 (L227–237), §5.2 (L287–297); 004 §5.2 (L143–156)", "M-D: padded convs, view(-1, 64·7·7), fc1 3136→128",
-      Rule("correct iff the padded layers give 3,136 features per image (output-size formula)",
-           lambda features: "correct" if features == 3136 else "wrong", [(dict(features=3136), "correct"), (dict(features=1600), "wrong")])),
+      equals("correct iff the padded layers give 3,136 features per image (output-size formula)", "features", 3136, 1600)),
     C("A45", "06", "004", "§4.3 (L120)", "the FC layer flattens the 13×13 map into a 10-neuron classifier",
       Rule("wrong if the toy net's pool does not give 13×13; correct if the article's code also flattens 169 → 10; "
            "ambiguous if only a one-filter toy net does (the code's fc1 is 3,136 → 128)", _a45,
@@ -299,8 +295,7 @@ ALL = [
            lambda min_out, max_row_err: "correct" if min_out >= 0 and max_row_err <= 1e-3 else "wrong",
            [(dict(min_out=0.0, max_row_err=1e-7), "correct"), (dict(min_out=-0.7, max_row_err=1.4), "wrong")])),
     C("A37", "07", "004", "§3.2 step 5 (L60); 001/003/004 eval", "the class with the highest probability is the prediction (torch.max(outputs, 1))",
-      Rule("correct iff argmax of the logits equals argmax of softmax(logits) for every image",
-           lambda agree: "correct" if agree == 1.0 else "wrong", [(dict(agree=1.0), "correct"), (dict(agree=0.99), "wrong")])),
+      equals("correct iff argmax of the logits equals argmax of softmax(logits) for every image", "agree", 1.0, 0.99)),
     # ── lesson 08: optimisers ─────────────────────────────────────────────────────────────────
     C("A33", "08", "002", "§4.5 (L99–107)", "SGD: θ = θ − η∇L(θ)",
       Judgement("correct", "the definition of plain gradient descent (tinynet's SGD is checked against it "
