@@ -88,10 +88,9 @@ def _():
 
 @claim("A42")
 def _():
-    s = [shape for _, shape in trace(zoo["cnn"])]
     fc1 = zoo["cnn"][7].num_parameters()
     return dict(features=flat["cnn"]), (f"28→28→14→14→7, 64·7·7 = {flat['cnn']:,}; {counts['cnn']:,} parameters, "
-                                    f"{fc1 / counts['cnn']:.1%} of them in fc1")
+                                        f"{fc1 / counts['cnn']:.1%} of them in fc1")
 
 
 # %% [markdown]

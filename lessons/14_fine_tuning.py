@@ -256,9 +256,10 @@ def _():
     if QUICK:
         return None, "quick run: " + rows
     gain = {K: float(diffs[K].mean()) for K in Ks}
-    return dict(gain_few=gain[Ks[0]], gain_many=gain[Ks[-1]], steps_ratio=steps_ratio), (
+    se = {K: float(diffs[K].std(ddof=1) / np.sqrt(len(diffs[K]))) for K in Ks}
+    return dict(gain_few=gain[Ks[0]], se_few=se[Ks[0]], gain_many=gain[Ks[-1]], se_many=se[Ks[-1]], steps_ratio=steps_ratio), (
         f"same {N_STEPS} steps, mean of {SEEDS[Ks[0]]} seeds: {rows}. Full fine-tuning − scratch: "
-        + ", ".join(f"{100 * gain[K]:+.1f} points at K={K}" for K in Ks)
+        + ", ".join(f"{100 * gain[K]:+.1f} ± {200 * se[K]:.1f} points (2 s.e.) at K={K}" for K in Ks)
         + f". To reach {TARGET:.0%} at K={K_CURVE}: scratch {reach['scratch'][0]:.0f} steps ({reach['scratch'][1]:.1f} s), "
         f"fine-tuned {reach['full'][0]:.0f} steps ({reach['full'][1]:.1f} s); a head-only probe trains "
         f"{table[Ks[-1], 'head'][2]:,} weights instead of {table[Ks[-1], 'scratch'][2]:,}")

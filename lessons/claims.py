@@ -79,12 +79,13 @@ def _a65(acc):
     return "ambiguous" if acc > 0.98 else "wrong"
 
 
-def _a72(gain_few, gain_many, steps_ratio):
-    better = gain_few > POINT and gain_many >= -POINT
+def _a72(gain_few, se_few, gain_many, se_many, steps_ratio):
+    clear = max(POINT, 2 * se_few)                      # a gain is counted only beyond 0.5 point and 2 s.e.
+    better = gain_few > clear and gain_many >= -max(POINT, 2 * se_many)
     faster = steps_ratio <= 0.5
     if better and faster:
         return "correct"
-    if gain_few < -POINT and steps_ratio > 1:
+    if gain_few < -clear and steps_ratio > 1:
         return "wrong"
     return "ambiguous"
 
@@ -452,14 +453,16 @@ ALL = [
            lambda acc: "correct" if acc > 0.9 else ("wrong" if acc < 0.4 else "ambiguous"),
            [(dict(acc=0.986), "correct"), (dict(acc=0.7), "ambiguous"), (dict(acc=0.25), "wrong")])),
     C("A72", "14", "002", "§2.2 (L19); 004 §1 (L9), §2.2 (L21)", "fine-tuning greatly cuts training time and compute and improves generalisation",
-      Rule("digits 5–9, full fine-tuning vs scratch, mean over seeds: gain = accuracy difference after the same "
-           "steps at the fewest (gain_few) and most (gain_many) labels; steps_ratio = steps fine-tuning needs to "
-           "reach the stated accuracy / steps scratch needs. Correct if it generalises better (gain_few > 0.5 point, "
-           "gain_many ≥ −0.5 point) and needs at most half the steps ('greatly cuts'); wrong if it is worse by "
-           "0.5 point with few labels and slower; else ambiguous. " + WHY_POINT, _a72,
-           [(dict(gain_few=0.05, gain_many=0.004, steps_ratio=0.2), "correct"),
-            (dict(gain_few=0.05, gain_many=0.004, steps_ratio=0.8), "ambiguous"),
-            (dict(gain_few=-0.02, gain_many=-0.01, steps_ratio=1.5), "wrong")])),
+      Rule("digits 5–9, full fine-tuning vs scratch, paired over 5 seeds: gain = mean accuracy difference after the "
+           "same steps at the fewest (gain_few) and most (gain_many) labels, se its standard error; steps_ratio = steps "
+           "fine-tuning needs to reach the stated accuracy / steps scratch needs. Correct if it generalises better "
+           "(gain_few above 0.5 point and 2 s.e., gain_many not below −max(0.5 point, 2 s.e.)) and needs at most half "
+           "the steps ('greatly cuts'); wrong if it is worse by that margin with few labels and slower; else "
+           "ambiguous. " + WHY_POINT, _a72,
+           [(dict(gain_few=0.05, se_few=0.01, gain_many=0.004, se_many=0.002, steps_ratio=0.2), "correct"),
+            (dict(gain_few=0.05, se_few=0.01, gain_many=0.004, se_many=0.002, steps_ratio=0.8), "ambiguous"),
+            (dict(gain_few=0.05, se_few=0.03, gain_many=0.004, se_many=0.002, steps_ratio=0.2), "ambiguous"),
+            (dict(gain_few=-0.02, se_few=0.005, gain_many=-0.01, se_many=0.002, steps_ratio=1.5), "wrong")])),
     C("A75", "14", "003", "§6.3 (L577), §3.4 (L160–166), §6.1–6.2", "transfer MNIST models to other recognition tasks (plates, detection, faces)",
       Rule("Fashion-MNIST with few labels, same steps: the best use of the MNIST model (linear probe on its "
            "features, or full fine-tuning from it) against training from scratch: correct if it beats scratch by "

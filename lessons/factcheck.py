@@ -61,6 +61,7 @@ def table(claims):
     for cid in sorted(claims, key=lambda c: int(c[1:])):
         c = claims[cid]
         verdict = "no verdict" if c["verdict"] is None else f"**{c['verdict']}**"
+        verdict += " (judgement)" if c.get("kind") == "judgement" else ""
         how = "rule (claims.md)" if c.get("kind") == "computed" else f"judgement: {c.get('why', '')}"
         rows.append(f"| {cid} | {c['article']} | {_cell(c['text'])} | {verdict} | {_cell(c['value'])} | {_cell(how)} | {c['lesson']} |")
     return "\n".join(rows)

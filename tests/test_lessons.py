@@ -47,7 +47,7 @@ def test_factcheck_collects_the_lessons_claims_into_a_markdown_table(tmp_path):
     table = out.read_text()
     assert "| A3 | 001 | 70,000 training images and 10,000 test images | **wrong** | n_train = 60,000" in table
     assert re.search(r"\| A15 \| 000 \| .* \| \*\*ambiguous\*\* \| .* \| rule \(claims.md\) \| 04 \|", table)
-    assert re.search(r"\| A19 \| 001 \| .* \| \*\*ambiguous\*\* \| .* \| judgement: notation", table)
+    assert re.search(r"\| A19 \| 001 \| .* \| \*\*ambiguous\*\* \(judgement\) \| .* \| judgement: notation", table)
     assert "| A1 |" in table and "| A16 |" in table and "| A30 |" not in table
     assert "Not checked in this run:" in table and "A92" in table.split("Not checked in this run:")[1]
     assert table in r.stdout
