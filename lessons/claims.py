@@ -409,7 +409,7 @@ ALL = [
            "correct iff they agree within 1e-12", lambda err: "correct" if err <= 1e-12 else "wrong",
            [(dict(err=0.0), "correct"), (dict(err=0.01), "wrong")])),
     C("A77", "11", "002", "§3.5 (L55)", "evaluate with accuracy, the confusion matrix and other metrics",
-      Judgement("correct", "advice about what to compute, which the lesson follows (its code computes accuracy only)")),
+      Judgement("correct", "advice about what to compute, which the lesson follows (the article's own code computes accuracy only)")),
     C("A78", "11", "001", "§3.2 step 4 (L59)", "compute the classification accuracy, recall and other metrics",
       Judgement("ambiguous", "'recall' of a 10-class problem is per class or averaged, which the article does not say; its code computes accuracy only")),
     # ── lesson 12: augmentation ───────────────────────────────────────────────────────────────
