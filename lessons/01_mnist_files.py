@@ -51,12 +51,11 @@ check("one image is exactly 784 consecutive bytes (no strokes, no timing, nothin
 PNG_SIGNATURE = bytes([0x89, 0x50, 0x4E, 0x47])
 
 
-@claim("A4", "001", "MNIST images are PNG files, usable without preprocessing")
+@claim("A4")
 def _():
     is_png = raw[:4] == PNG_SIGNATURE or compressed_head == PNG_SIGNATURE
-    return ("correct" if is_png else "wrong",
-            f"files start {compressed_head[:2].hex(' ')} (gzip), inside {raw[:4].hex(' ')} (IDX uint8, 3-D), "
-            f"not the PNG signature {PNG_SIGNATURE.hex(' ')}; a loader must parse the header and reshape")
+    return dict(png=is_png), (f"files start {compressed_head[:2].hex(' ')} (gzip), inside {raw[:4].hex(' ')} (IDX uint8, 3-D), "
+                              f"not the PNG signature {PNG_SIGNATURE.hex(' ')}; a loader must parse the header and reshape")
 
 
 # %% [markdown]
@@ -76,39 +75,34 @@ check("60,000 training and 10,000 test images", (n_train, n_test) == (60000, 100
 check("labels are exactly the digits 0..9", set(np.unique(y_train)) == set(range(10)) == set(np.unique(y_test)))
 
 
-@claim("A1", "000", "60k training + 10k test images, 28×28 grey, digits 0–9")
+@claim("A1")
 def _():
-    ok = (n_train, n_test) == (60000, 10000) and x_train.shape[1:] == (28, 28) and \
-        set(np.unique(y_train)) == set(range(10))
-    return ("correct" if ok else "wrong",
-            f"headers: train {list(x_train.shape)}, test {list(x_test.shape)}; labels {sorted(set(y_train.tolist()))[0]}…"
-            f"{sorted(set(y_train.tolist()))[-1]}")
+    labels = tuple(int(v) for v in np.unique(y_train))
+    return (dict(n_train=n_train, n_test=n_test, hw=tuple(x_train.shape[1:]), labels=labels),
+            f"headers: train {list(x_train.shape)}, test {list(x_test.shape)}; labels {labels[0]}…{labels[-1]}")
 
 
-@claim("A2", "002", "Modified NIST; 60,000 training and 10,000 test samples")
+@claim("A2")
 def _():
-    return ("correct" if (n_train, n_test) == (60000, 10000) else "wrong",
+    return (dict(n_train=n_train, n_test=n_test),
             f"{n_train:,} train, {n_test:,} test (the name: Modified National Institute of Standards and Technology)")
 
 
-@claim("A3", "001", "70,000 training images and 10,000 test images")
+@claim("A3")
 def _():
-    verdict = "correct" if n_train == 70000 else "wrong"
-    return verdict, f"n_train = {n_train:,} (right value); 70,000 = {n_train:,} train + {n_test:,} test in total"
+    return dict(n_train=n_train), f"n_train = {n_train:,} (right value); 70,000 = {n_train:,} train + {n_test:,} test in total"
 
 
-@claim("A6", "004", "MNIST contains 60,000 images")
+@claim("A6")
 def _():
-    if n_train + n_test == 60000:
-        return "correct", f"{n_train + n_test:,} images in total"
-    return "ambiguous", (f"60,000 is the training split only; MNIST has {n_train + n_test:,} "
-                         f"({n_train:,} + {n_test:,}), and the same article tests on the {n_test:,}")
+    return dict(n_train=n_train, n_test=n_test), (f"{n_train + n_test:,} images in total: 60,000 is the training split only "
+                                                  f"({n_train:,} + {n_test:,}), and the same article tests on the {n_test:,}")
 
 
-@claim("A5", "001", "MNIST is provided by NIST")
+@claim("A5")
 def _():
-    return "ambiguous", ("not computable: MNIST was assembled by LeCun, Cortes and Burges by re-mixing "
-                         "NIST Special Databases 1 and 3; NIST supplied the source images, not MNIST")
+    return {}, ("not computable: MNIST was assembled by LeCun, Cortes and Burges by re-mixing "
+                "NIST Special Databases 1 and 3; NIST supplied the source images, not MNIST")
 
 
 # %% [markdown]
@@ -131,10 +125,10 @@ check("classes are roughly balanced (smallest ≥ 80 % of largest)",
       f"to {counts_train.max()} (digit {counts_train.argmax()})")
 
 
-@claim("A7", "000", "28×28 greyscale, pixel values 0–255")
+@claim("A7")
 def _():
-    ok = x_train.dtype == np.uint8 and x_train.min() == 0 and x_train.max() == 255
-    return "correct" if ok else "wrong", f"uint8, min {x_train.min()}, max {x_train.max()}, {zeros:.2%} of pixels are 0"
+    return (dict(dtype=str(x_train.dtype), lo=int(x_train.min()), hi=int(x_train.max())),
+            f"{x_train.dtype}, min {x_train.min()}, max {x_train.max()}, {zeros:.2%} of pixels are 0")
 
 
 # %%

@@ -51,29 +51,46 @@ def trace(model):
     return [(layer, shape) for _, layer, shape, _ in models.summary(model)]
 
 
-@claim("A38", "003", "M-A: conv(1,10,5), conv(10,20,5), view(-1, 320), fc1 320→50")
+def features_by_formula(stack, side=28):
+    """Features per image after the articles' conv/pool stack, by ⌊(H + 2p − k) / s⌋ + 1 in plain
+    Python: the verdicts on the models' shapes use this, not the engine (checked against it below).
+    stack: [("conv", k, padding, out_channels) or ("pool", k)]."""
+    channels = 1
+    for kind, k, *rest in stack:
+        pad, channels = (rest[0], rest[1]) if kind == "conv" else (0, channels)
+        side = (side + 2 * pad - k) // (1 if kind == "conv" else k) + 1
+    return channels * side * side
+
+
+STACKS = {"lenet": [("conv", 5, 0, 10), ("pool", 2), ("conv", 5, 0, 20), ("pool", 2)],          # 003 §3.2.2
+          "keras_cnn": [("conv", 3, 0, 32), ("pool", 2), ("conv", 3, 0, 64), ("pool", 2)],      # 002 §5.2
+          "cnn_001": [("conv", 3, 0, 32), ("pool", 2), ("conv", 3, 0, 64), ("pool", 2)],        # 001 §5.2
+          "cnn": [("conv", 3, 1, 32), ("pool", 2), ("conv", 3, 1, 64), ("pool", 2)]}            # 003 §4.3, 004 §5.2
+flat = {name: features_by_formula(stack) for name, stack in STACKS.items()}
+engine_flat = {name: next(s for layer, s in trace(zoo[name]) if layer == "Flatten")[0] for name in ("lenet", "keras_cnn", "cnn")}
+check("the engine's flattened sizes equal the output-size formula", all(engine_flat[n] == flat[n] for n in engine_flat),
+      ", ".join(f"{n} {v:,}" for n, v in engine_flat.items()))
+
+
+@claim("A38")
 def _():
     shapes = [s for _, s in trace(zoo["lenet"])]
-    flat = shapes[6][0]
-    ok = flat == 320 and counts["lenet"] == 21840
-    return "correct" if ok else "wrong", (f"28→{shapes[0][1]}→{shapes[1][1]}→{shapes[3][1]}→{shapes[4][1]}, "
-                                          f"20·4·4 = {flat}; {counts['lenet']:,} parameters")
+    return dict(features=flat["lenet"]), (f"28→{shapes[0][1]}→{shapes[1][1]}→{shapes[3][1]}→{shapes[4][1]}, "
+                                 f"20·4·4 = {flat['lenet']} by ⌊(H + 2p − k)/s⌋ + 1; {counts['lenet']:,} parameters")
 
 
-@claim("A40", "002", "Keras M-B: Conv32 → pool → Conv64 → pool → Flatten → 128 → 10")
+@claim("A40")
 def _():
     s = [shape for _, shape in trace(zoo["keras_cnn"])]
-    ok = s[5] == (64, 5, 5) and counts["keras_cnn"] == 225034
-    return "correct" if ok else "wrong", (f"runs: 26→{s[2][1]}→{s[3][1]}→{s[5][1]} (11//2 = 5 drops row and column 10) → "
-                       f"{s[6][0]:,} → 128 → 10; {counts['keras_cnn']:,} parameters")
+    return dict(features=flat["keras_cnn"]), (f"runs: 26→{s[2][1]}→{s[3][1]}→{s[5][1]} (11//2 = 5 drops row and column 10) → "
+                                    f"{s[6][0]:,} → 128 → 10; {counts['keras_cnn']:,} parameters")
 
 
-@claim("A42", "003", "M-D: padded convs, view(-1, 64·7·7), fc1 3136→128")
+@claim("A42")
 def _():
-    s = [shape for _, shape in trace(zoo["cnn"])]
     fc1 = zoo["cnn"][7].num_parameters()
-    return ("correct" if s[6] == (3136,) and counts["cnn"] == 421642 else "wrong",
-            f"28→28→14→14→7, 64·7·7 = {s[6][0]:,}; {counts['cnn']:,} parameters, {fc1 / counts['cnn']:.1%} of them in fc1")
+    return dict(features=flat["cnn"]), (f"28→28→14→14→7, 64·7·7 = {flat['cnn']:,}; {counts['cnn']:,} parameters, "
+                                        f"{fc1 / counts['cnn']:.1%} of them in fc1")
 
 
 # %% [markdown]
@@ -141,11 +158,12 @@ check("with 49 images the view 'works' but each of the 25 rows mixes 1.96 images
 declared = CNNModel001().num_parameters()
 
 
-@claim("A41", "001", "M-C: Conv2d(1,32,3), Conv2d(32,64,3), fc1 = Linear(64·7·7, 128), view(-1, 64·7·7)")
+@claim("A41")
 def _():
-    return "wrong", (f"without padding one image gives 64×5×5 = 1,600 features, not 3,136: batch 100 → "
-                     f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
-                     f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
+    per_image = flat["cnn_001"]
+    return dict(features=per_image), (f"without padding one image gives 64×5×5 = {per_image:,} features, not 3,136: batch 100 → "
+                                      f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
+                                      f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
 
 
 say("""
@@ -171,10 +189,13 @@ print(f"  one filter: {toy.num_parameters():,} parameters; 32 filters: flatten {
 check("the toy net runs: (2, 1, 28, 28) → (2, 10)", toy(tn.tensor(np.zeros((2, 1, 28, 28), np.float32))).shape == (2, 10))
 
 
-@claim("A45", "004", "the FC layer flattens the 13×13 map into a 10-neuron classifier")
+@claim("A45")
 def _():
-    return "ambiguous", (f"true for a one-filter toy net (169 → 10, {toy.num_parameters():,} parameters); with 32 "
-                         f"filters it is {32 * 13 * 13:,} → 10; the article's code flattens 3,136 → 128 → 10")
+    map_hw = tuple(toy[:2](tn.tensor(np.zeros((1, 1, 28, 28), np.float32))).shape[2:])
+    fc = next(layer for layer in zoo["cnn"] if isinstance(layer, nn.Linear))
+    return dict(map_hw=map_hw, code_fc=(fc.in_features, fc.out_features)), (
+        f"true for a one-filter toy net (169 → 10, {toy.num_parameters():,} parameters); with 32 filters it is "
+        f"{32 * 13 * 13:,} → 10; the article's code flattens {fc.in_features:,} → {fc.out_features} → 10")
 
 
 linears = [(name, layer.in_features, layer.out_features) for name, model in zoo.items() if name != "mlp"
@@ -183,11 +204,10 @@ print("  every Linear layer (in → out): " + ", ".join(f"{n} {i}→{o}" for n, 
 check("every fully connected layer maps to fewer dimensions", all(i > o for _, i, o in linears))
 
 
-@claim("A46", "003", "fully connected layers map low-dimensional features to a high-dimensional space")
+@claim("A46")
 def _():
     up = [(n, i, o) for n, i, o in linears if o > i]
-    return ("correct" if up else "wrong",
-            "every FC layer in the articles' models reduces: " + ", ".join(f"{i}→{o}" for _, i, o in linears))
+    return dict(n_up=len(up)), "every FC layer in the articles' models reduces: " + ", ".join(f"{i}→{o}" for _, i, o in linears)
 
 
 def kinds(model):
@@ -199,10 +219,10 @@ k_cnn, k_001 = kinds(zoo["cnn"]), kinds(zoo["cnn_dropout"])
 print(f"  padded CNN: {k_cnn};  article 001's model: {k_001}")
 
 
-@claim("A47", "003", "two conv, two pool, one FC and one output layer (003); two FC (004); +dropout (001)")
+@claim("A47")
 def _():
-    ok = k_cnn == {"Conv2d": 2, "MaxPool2d": 2, "Linear": 2, "Dropout": 0} and k_001["Dropout"] == 1
-    return "correct" if ok else "wrong", f"modules counted: padded CNN {k_cnn}; 001's model adds Dropout ×{k_001['Dropout']}"
+    return (dict(counts=tuple(k_cnn[k] for k in ("Conv2d", "MaxPool2d", "Linear", "Dropout")), dropout_001=k_001["Dropout"]),
+            f"modules counted: padded CNN {k_cnn}; 001's model adds Dropout ×{k_001['Dropout']}")
 
 
 # %% [markdown]
@@ -218,16 +238,16 @@ for name in ("lenet", "keras_cnn", "cnn"):
 check("every article model is below one million parameters", max(counts.values()) < 1_000_000)
 
 
-@claim("A48", "004", "large models have millions to billions of parameters")
+@claim("A48")
 def _():
-    return "ambiguous", (f"a definition, not a fact; by it none of the articles' models is large: "
-                         f"{counts['lenet']:,} / {counts['keras_cnn']:,} / {counts['cnn']:,} parameters, all < 1 M")
+    return {}, (f"by this definition none of the articles' models is large: "
+                f"{counts['lenet']:,} / {counts['keras_cnn']:,} / {counts['cnn']:,} parameters, all < 1 M")
 
 
-@claim("A85", "000", "a large model is a deep-learning language model / CNNs, RNNs, Transformers are large models")
+@claim("A85")
 def _():
-    return "ambiguous", (f"'large' is about scale, not modality: the same series calls CNNs of "
-                         f"{counts['lenet']:,}–{counts['cnn']:,} parameters 'large models' while 000 says language models")
+    return {}, (f"'large' is about scale, not modality: the same series calls CNNs of "
+                f"{counts['lenet']:,}–{counts['cnn']:,} parameters 'large models' while 000 says language models")
 
 
 # %% [markdown]
@@ -250,11 +270,10 @@ check("(N, 28, 28) is refused with a message naming the expected shape; (N, 1, 2
       no_channel != "accepted" and ok_shape == (4, 32, 26, 26), f"{ok_shape}")
 
 
-@claim("A62", "002", "x_train (60000, 28, 28) fed to Conv2D(input_shape=(28,28,1)) without reshape")
+@claim("A62")
 def _():
-    return "ambiguous", ("depends on the Keras version (recent ones add the missing axis, older ones raise); "
-                         f"tinynet refuses (N, 28, 28): {no_channel.split(':')[0]}; x[..., None] / x[:, None] is the safe form. "
-                         "The listing is cut off at validation_split")
+    return {}, (f"tinynet refuses (N, 28, 28): {no_channel.split(':')[0]}; x[..., None] / x[:, None] is the safe form. "
+                "The listing is cut off at validation_split")
 
 
 say("""
@@ -279,10 +298,11 @@ print(f"  largest logit difference {rel:.1e} of the logit range; same predicted 
 check("float16 halves the memory and keeps the predictions", agree > 0.98)
 
 
-@claim("A87", "003", "mixed-precision training reduces compute cost")
+@claim("A87")
 def _():
-    return "correct", (f"float16 halves memory (cnn weights {bytes32 / 1e6:.2f} → {bytes32 / 2e6:.2f} MB) with logits within "
-                       f"{rel:.0e} (relative) and {agree:.0%} identical predictions; speed gains need hardware support (not measured on this CPU)")
+    return {}, (f"measured here: float16 halves memory (cnn weights {bytes32 / 1e6:.2f} → {bytes32 / 2e6:.2f} MB) with logits "
+                f"within {rel:.0e} (relative) and {agree:.0%} identical predictions; the speed-up needs float16 hardware "
+                "(not on this CPU, not measured)")
 
 
 # %%

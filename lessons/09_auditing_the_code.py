@@ -62,25 +62,25 @@ for name, files in listings.items():
     print(f"  {name:26s} {status:45s} undefined: {', '.join(f'{k} (line {v})' for k, v in missing.items()) or '—'}")
 
 
-@claim("A49", "000", "'example code for MNIST classification in PyTorch'")
+@claim("A49")
 def _():
     status = report["000 §5"][0]
-    return ("wrong" if status.startswith("SyntaxError") else "correct",
+    return (dict(syntax_error=status.startswith("SyntaxError")),
             f"{status}: the listing stops inside forward() (article ends mid-expression); no training loop, no result")
 
 
-@claim("A50", "001", "images = images.to(device)")
+@claim("A50")
 def _():
     missing = report["001 §5.2"][1]
-    return ("wrong" if "device" in missing else "correct",
-            f"'device' is used (line {missing.get('device')}) and never defined: NameError on the first batch, before the "
-            "view() error of lesson 06 is reached")
+    return dict(device_undefined="device" in missing), (
+        f"'device' is used (line {missing.get('device')}) and never defined: NameError on the first batch, before the "
+        "view() error of lesson 06 is reached")
 
 
-@claim("A55", "003", "for i, data in enumerate(train_loader, 0) (§3.2.3)")
+@claim("A55")
 def _():
     missing = report["003 §3.2 (four snippets)"][1]
-    return "wrong" if "train_loader" in missing else "correct", (
+    return dict(undefined="train_loader" in missing), (
         f"the §3.2 snippets never define train_loader (nor test_loader): undefined {sorted(missing)}")
 
 
@@ -93,20 +93,19 @@ exec("import os.path as p", namespace)
 check("'import a.b as c' binds c, not a", "p" in namespace and "os" not in namespace)
 
 
-@claim("A56", "003", "with torch.no_grad(): after only 'import torch.nn as nn' (§3.2)")
+@claim("A56")
 def _():
     missing = report["003 §3.2 (four snippets)"][1]
-    return "wrong" if "torch" in missing else "correct", (
+    return dict(undefined="torch" in missing), (
         f"'torch' is never bound in §3.2 (line {missing.get('torch')} of the joined snippets): NameError; "
         "'import torch.nn as nn' binds only nn")
 
 
-@claim("A60", "003", "the complete §5.2 listing")
+@claim("A60")
 def _():
     status, missing = report["003 §5.2"]
-    ok = status == "parses" and not missing
-    return "correct" if ok else "wrong", (f"{status}, no undefined names; lesson 10 runs its tinynet port; "
-                                          "only its printed log is wrong (A57–A59)")
+    return dict(parses=status == "parses", n_undefined=len(missing)), (
+        f"{status}, {len(missing)} undefined names; lesson 10 runs its tinynet port; only its printed log is wrong (A57–A59)")
 
 
 # %% [markdown]
@@ -134,16 +133,17 @@ check("001: the outer loop runs over epochs (10), the inner over batches (600 pe
       "num_epochs" in ast.unparse(outer.iter) and "train_loader" in ast.unparse(inner.iter))
 
 
-@claim("A52", "001", "outer loop over batches, inner loop does forward/backward/update")
+@claim("A52")
 def _():
-    return "wrong" if "num_epochs" in ast.unparse(outer.iter) else "correct", (f"outer: {ast.unparse(outer.iter)} = 10 epochs; inner: {ast.unparse(inner.iter)} = {batches[100]} batches "
-                     "per epoch; forward, backward and step all run in every inner iteration")
+    return dict(outer_is_epochs="num_epochs" in ast.unparse(outer.iter)), (
+        f"outer: {ast.unparse(outer.iter)} = 10 epochs; inner: {ast.unparse(inner.iter)} = {batches[100]} batches "
+        "per epoch; forward, backward and step all run in every inner iteration")
 
 
-@claim("A53", "001", "prints the training loss every 100 batches")
+@claim("A53")
 def _():
-    return ("correct" if prints_001 == batches[100] // 100 else "wrong",
-            f"(i+1) % 100 == 0 fires {prints_001} times per epoch of {batches[100]} batches, at steps 100…600 — never 900")
+    return dict(prints=prints_001, batches=batches[100]), (
+        f"(i+1) % 100 == 0 fires {prints_001} times per epoch of {batches[100]} batches, at steps 100…600 — never 900")
 
 
 prints_003 = sum(i % 2000 == 1999 for i in range(batches[64]))
@@ -153,28 +153,29 @@ print(f"  article 003: `if i % 2000 == 1999` with {batches[64]} batches per epoc
       f"its log shows {len(epochs_in_log)} epochs ({epochs_in_log[0]}…{epochs_in_log[-1]}) for range(2)")
 
 
-@claim("A57", "003", "if i % 2000 == 1999: print(...) with batch_size=64")
+@claim("A57")
 def _():
-    return "wrong" if prints_003 == 0 else "correct", (
+    return dict(prints=prints_003), (
         f"an epoch has {batches[64]} batches < 2000: the condition never holds, {prints_003} lines are printed")
 
 
-@claim("A58", "003", "log: 'Epoch 1/2, loss: 0.677', then '[1, 2000] loss: 0.028' … '[200, 2000] loss: 0.003'")
+@claim("A58")
 def _():
     fmt_in_code = "Epoch" in listing("003_L265-333.py.txt")
-    return "wrong", (f"range(2) gives epochs 1–2 but the log lists {len(epochs_in_log)} ({epochs_in_log[0]}–{epochs_in_log[-1]}); "
-                     f"the code would print {prints_003} progress lines; no print statement has the 'Epoch 1/2' format "
-                     f"({'found' if fmt_in_code else 'not found'} in the code)")
+    return dict(log_epochs=len(epochs_in_log), prints=prints_003, format_in_code=fmt_in_code), (
+        f"range(2) gives epochs 1–2 but the log lists {len(epochs_in_log)} ({epochs_in_log[0]}–{epochs_in_log[-1]}); "
+        f"the code would print {prints_003} progress lines; no print statement has the 'Epoch 1/2' format "
+        f"({'found' if fmt_in_code else 'not found'} in the code)")
 
 
 printed = "Accuracy of the network on the 10000 test images: %d %%" % (100 * 9803 / 10000)
 print(f"  article 003's final print, for 9,803 correct: {printed!r}")
 
 
-@claim("A59", "003", "print('…: %d %%' % (100 * correct / total)) shows '98.0 %'")
+@claim("A59")
 def _():
-    return ("wrong" if "98.0" not in printed else "correct",
-            f"%d truncates: 98.03 prints as {printed.split(': ')[1]!r}; '98.0 %' cannot come from this line")
+    return dict(shows_98_0="98.0" in printed), (
+        f"%d truncates: 98.03 prints as {printed.split(': ')[1]!r}; '98.0 %' cannot come from this line")
 
 
 # %% [markdown]
@@ -193,17 +194,17 @@ splits = {w: everything.count(w) for w in ("random_split", "validation_split", "
 print("  validation: " + ", ".join(f"{w}: {k}" for w, k in splits.items()) + "  (002's validation_split is cut off mid-call)")
 
 
-@claim("A74", "003", "a complete code example of data preparation and fine-tuning is provided")
+@claim("A74")
 def _():
-    return "wrong" if not any(hits.values()) else "ambiguous", (
+    return dict(hits=sum(hits.values())), (
         "none of the 14 listings loads a pre-trained model or freezes anything: " + ", ".join(f"{w} ×{k}" for w, k in hits.items()))
 
 
-@claim("A63", "003", "evaluate on a validation set and tune hyper-parameters")
+@claim("A63")
 def _():
     pytorch_listings = listing("001_L191-282.py.txt", "003_L265-333.py.txt", "004_L134-202.py.txt")
     found = any(w in pytorch_listings for w in ("random_split", "val_loader", "valid"))
-    return "ambiguous", (f"the PyTorch listings have {'a' if found else 'no'} validation split and evaluate on the test set "
+    return dict(validation_in_code=found), (f"the PyTorch listings have {'a' if found else 'no'} validation split and evaluate on the test set "
                          "only; tuning on test leaks it. Lesson 10 holds out 5,000 training images instead")
 
 
@@ -217,36 +218,36 @@ say("""
 """)
 
 
-@claim("A86", "001", "CNNs and variational autoencoders (VAE) are common image-recognition architectures")
+@claim("A86")
 def _():
-    return "wrong", "not computable: a VAE is a generative model (Kingma & Welling 2013), not a recognition architecture"
+    return {}, "not computable: a VAE is a generative model (Kingma & Welling 2013), not a recognition architecture"
 
 
-@claim("A88", "001", "papers 'Deep Learning: A Theoretical Perspective' (Bengio), He et al.; Bengio et al. 2006")
+@claim("A88")
 def _():
-    return "wrong", ("not computable: the first two titles match no known paper (the author list is ResNet's); "
+    return {}, ("not computable: the first two titles match no known paper (the author list is ResNet's); "
                      "'Learning Deep Architectures for AI' is Bengio alone, 2009")
 
 
-@claim("A89", "003", "the 'Neural Networks and Deep Learning' course is taught by Fei-Fei Li")
+@claim("A89")
 def _():
-    return "wrong", ("not computable: that course is Andrew Ng's (deeplearning.ai); Fei-Fei Li's is Stanford CS231n; "
+    return {}, ("not computable: that course is Andrew Ng's (deeplearning.ai); Fei-Fei Li's is Stanford CS231n; "
                      "the book of that name is Nielsen's (or 邱锡鹏's)")
 
 
-@claim("A90", "001", "Keras is an open-source library based on TensorFlow and Theano")
+@claim("A90")
 def _():
-    return "ambiguous", "not computable: historically multi-backend (TF/Theano/CNTK); Keras 3 runs on TF, JAX and PyTorch; Theano is discontinued"
+    return {}, "not computable: historically multi-backend (TF/Theano/CNTK); Keras 3 runs on TF, JAX and PyTorch; Theano is discontinued"
 
 
-@claim("A91", "001", "large models have surpassed human accuracy on ImageNet")
+@claim("A91")
 def _():
-    return "ambiguous", "not computable: a narrow top-5 result (ResNet ≈3.6 % error vs one annotator's ≈5.1 %)"
+    return {}, "not computable: a narrow top-5 result (ResNet ≈3.6 % error vs one annotator's ≈5.1 %)"
 
 
-@claim("A92", "004", "《动手学深度学习》 by 李沐 (Aston Zhang)")
+@claim("A92")
 def _():
-    return "correct", "not computable: by Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola"
+    return {}, "not computable: by Aston Zhang, Zachary C. Lipton, Mu Li and Alexander J. Smola"
 
 
 # %%

@@ -73,24 +73,27 @@ pairs = sorted(((off[a, b] + off[b, a], a, b) for a in range(10) for b in range(
 print("  most confused pairs (both directions): " + ", ".join(f"{a}↔{b} ({n}×)" for n, a, b in pairs))
 
 
-@claim("A76", "000", "accuracy, precision and recall definitions")
+@claim("A76")
 def _():
-    ok = np.allclose(precision, bf_precision) and np.allclose(recall, bf_recall)
-    return "correct" if ok else "wrong", (f"binary definitions, applied per class (one vs rest) and averaged: accuracy "
-                                          f"{accuracy:.4f}; macro precision {precision.mean():.4f}, macro recall {macro_r:.4f}; "
-                                          f"micro P = micro R = accuracy; all equal brute-force counts")
+    tp = np.diag(brute).astype(float)                  # the article's TP / FP / FN, per class (one vs rest), NumPy
+    fp, fn = brute.sum(0) - tp, brute.sum(1) - tp
+    err = max(np.abs(tp / np.maximum(tp + fp, 1) - bf_precision).max(), np.abs(tp / np.maximum(tp + fn, 1) - bf_recall).max(),
+              abs(tp.sum() / brute.sum() - (y == p).mean()))
+    return dict(err=float(err)), (f"binary definitions, applied per class (one vs rest), = counting predictions one by one "
+                                  f"(max diff {err:.0e}): accuracy {accuracy:.4f}; macro precision {precision.mean():.4f}, "
+                                  f"macro recall {macro_r:.4f}; micro P = micro R = accuracy. tinynet.metrics checked separately")
 
 
-@claim("A77", "002", "evaluate with accuracy, the confusion matrix and other metrics")
+@claim("A77")
 def _():
-    return "correct", ("the concept is right; 002's code computes accuracy only (metrics=['accuracy']). The matrix here "
-                       "shows the most confused pairs: " + ", ".join(f"{a}↔{b} ({n})" for n, a, b in pairs[:3]))
+    return {}, ("002's code computes accuracy only (metrics=['accuracy']). The matrix here shows the most confused pairs: "
+                + ", ".join(f"{a}↔{b} ({n})" for n, a, b in pairs[:3]))
 
 
-@claim("A78", "001", "compute the classification accuracy, recall and other metrics")
+@claim("A78")
 def _():
-    return "ambiguous", (f"the code computes accuracy only; recall is a per-class number (min {recall.min():.4f} for digit "
-                         f"{recall.argmin()}); macro recall {macro_r:.4f} ≠ accuracy {accuracy:.4f} in general")
+    return {}, (f"the code computes accuracy only; recall is a per-class number (min {recall.min():.4f} for digit "
+                f"{recall.argmin()}); macro recall {macro_r:.4f} ≠ accuracy {accuracy:.4f} in general")
 
 
 # %%

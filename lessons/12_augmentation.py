@@ -79,12 +79,18 @@ check("rotating by 45° costs far more than shifting by 2 pixels",
       robust["none"] - robust["rotate 45°"] > 3 * (robust["none"] - robust["shift 2 px"]))
 
 
-@claim("A80", "004", "CNNs are fairly robust to rotation and scaling of the image")
+@claim("A80")
 def _():
-    drop = robust["none"] - robust["rotate 45°"]
+    drop = {name: robust["none"] - acc for name, acc in robust.items()}
+    moderate = max(drop["rotate 15°"], drop["scale 0.7"], drop["scale 1.3"])
     text = ", ".join(f"{k} {v:.1%}" for k, v in robust.items())
-    return ("wrong" if drop > 0.10 else "ambiguous",
-            f"trained without augmentation: {text}. No built-in rotation or scale invariance; only small shifts are tolerated")
+    if QUICK:
+        return None, f"quick run (1 epoch on 2,000 images): {text}"
+    return dict(moderate_drop=moderate, shift_drop=drop["shift 4 px"], large_drop=drop["rotate 45°"]), (
+        f"trained without augmentation: {text}. Moderate turns and scalings (±15°, ×0.7, ×1.3) cost at most "
+        f"{100 * moderate:.1f} points, about what shifts cost (2 px {100 * drop['shift 2 px']:.1f}, 4 px "
+        f"{100 * drop['shift 4 px']:.1f}): convolution and pooling are not built to be invariant to any of them, and "
+        f"tolerance fades with size (30° {100 * drop['rotate 30°']:.1f}, 45° {100 * drop['rotate 45°']:.1f} points)")
 
 
 # %% [markdown]
@@ -114,13 +120,14 @@ gain_dist = results["with augmentation"][1] - results["without augmentation"][1]
 check("augmentation helps on distorted digits", gain_dist > 0, f"{100 * gain_dist:+.1f} points")
 
 
-@claim("A79", "000", "augmentation (random rotation, shift, scaling) improves generalisation")
+@claim("A79")
 def _():
-    verdict = "correct" if gain_dist > 0 and gain_plain > -0.005 else "ambiguous"
-    return verdict, (f"LeNet, {n_train:,} images, {epochs} epochs: plain test {results['without augmentation'][0]:.2%} → "
-                     f"{results['with augmentation'][0]:.2%}, distorted test {results['without augmentation'][1]:.2%} → "
-                     f"{results['with augmentation'][1]:.2%}. It adds variety on the fly, not stored images; keep angles small"
-                     + (" (quick run)" if QUICK else ""))
+    text = (f"LeNet, {n_train:,} images, {epochs} epochs: plain test {results['without augmentation'][0]:.2%} → "
+            f"{results['with augmentation'][0]:.2%}, distorted test {results['without augmentation'][1]:.2%} → "
+            f"{results['with augmentation'][1]:.2%}. It adds variety on the fly, not stored images; keep angles small")
+    if QUICK:
+        return None, "quick run: " + text
+    return dict(gain_plain=gain_plain, gain_distorted=gain_dist), text
 
 
 # %%

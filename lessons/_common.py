@@ -5,13 +5,14 @@ figures are shown inline as well as saved, and quick mode comes from the environ
     from _common import lesson, say, check, claim, savefig, savegraph, finish
     args = lesson(4, "Convolution")        # parses --quick/--out, prints the title
     check("engine == loop", err < 1e-6, f"max error {err:.1e}")
-    @claim("A17", "002", "Y[i,j] = Σ X[i+m, j+n]·K[m,n] is what a conv layer computes")
+    @claim("A17")                          # the claim as registered in claims.py, with its rule
     def _():                               # runs at once; its verdict goes in the fact-check table
-        return "correct", f"max |loop − engine| = {err:.1e}"
+        return dict(err=err), f"max |formula − reference| = {err:.1e}"
     finish()                               # summary; exit status 1 if any check failed
 
-A claim function returns (verdict, value): verdict one of VERDICTS, or None when this run cannot
-decide (a training result measured in --quick mode, missing data); value says what was computed.
+A claim function returns (measured, value): measured is the dict of numbers the claim's rule in
+claims.py turns into the verdict ({} for a judgement), or None when this run cannot decide (a
+training result measured in --quick mode, missing data); value says what was computed.
 """
 import argparse
 import os
@@ -23,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:      # `python lessons/NN_x.py` works from a fresh, uninstalled clone
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "lessons") not in sys.path:   # claims.py and verdicts.py, also when imported from elsewhere
+    sys.path.insert(0, str(ROOT / "lessons"))
 if "ipykernel" not in sys.modules:  # outside Jupyter, figures go to files only
     os.environ.setdefault("MPLBACKEND", "Agg")
 # One BLAS thread unless you say otherwise: on a small machine shared with other work, OpenBLAS's
@@ -30,7 +33,7 @@ if "ipykernel" not in sys.modules:  # outside Jupyter, figures go to files only
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-VERDICTS = ("correct", "wrong", "ambiguous", "unverifiable")
+from verdicts import VERDICTS  # noqa: E402,F401  (correct, wrong, ambiguous, unverifiable)
 CLAIMS = {}     # "A3" -> {"article", "text", "verdict", "value", "lesson", "mode"}
 RUN = {}        # this lesson: number, args, failures, passes, start time
 
@@ -76,21 +79,28 @@ def check(what, ok, detail=""):
         RUN.setdefault("failed", []).append(what)
 
 
-def claim(cid, article, text):
-    """Decorator: run a claim check now, print its verdict and record it for the fact-check."""
+def claim(cid):
+    """Decorator: run the check of claim ``cid`` now, turn what it measured into a verdict by the
+    claim's rule (claims.py), print it and record it for the fact-check."""
+    from claims import REGISTRY
+    entry, number = REGISTRY[cid], RUN.get("number", "?")
+
     def run(fn):
         try:
-            verdict, value = fn()
-        except Exception as e:          # a broken check is a failure, not a verdict
+            if entry.lesson != number:
+                raise LookupError(f"{cid} is registered to lesson {entry.lesson} in claims.py, not {number}")
+            measured, value = fn()
+            if entry.kind == "judgement" and measured:
+                raise TypeError(f"{cid} is a judgement in claims.py: nothing measured may decide it, got {sorted(measured)}")
+            verdict = None if measured is None and entry.kind == "computed" else entry.basis(measured or {})
+        except Exception as e:          # a broken check or rule is a failure, not a verdict
             verdict, value = "error", f"{type(e).__name__}: {e}"
             check(f"{cid} check ran", False, value)
-        if verdict not in VERDICTS + (None, "error"):
-            raise ValueError(f"{cid}: verdict must be one of {VERDICTS} or None, got {verdict!r}")
-        shown = "NO VERDICT" if verdict is None else verdict.upper()
-        print(f"  ▸ {cid} [article {article}] {text}\n      → {shown}: {value}")
+        shown = "NO VERDICT" if verdict is None else verdict.upper() + (" (judgement)" if entry.kind == "judgement" else "")
+        print(f"  ▸ {cid} [article {entry.article}] {entry.text}\n      → {shown}: {value}")
         quick = RUN["args"].quick if "args" in RUN else False
-        CLAIMS[cid] = dict(article=article, text=text, verdict=verdict, value=value,
-                           lesson=RUN.get("number", "?"), mode="quick" if quick else "full")
+        CLAIMS[cid] = dict(article=entry.article, text=entry.text, verdict=verdict, value=value, lesson=number,
+                           mode="quick" if quick else "full", kind=entry.kind, why=entry.basis.why)
         return fn
     return run
 

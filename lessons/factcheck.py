@@ -2,8 +2,9 @@
 
     python lessons/factcheck.py [--quick] [--out lessons/out/factcheck.md] [--lessons 01,04]
 
-Each lesson registers its claim checks with ``@claim("A3", ...)`` (see ``_common.py``); the
-check runs inside the lesson, so the table shows exactly what the lesson computed. This script
+Each lesson registers its claim checks with ``@claim("A3")`` (see ``_common.py``); the check runs
+inside the lesson and the claim's rule in ``claims.py`` turns what it measured into the verdict, so
+the table shows exactly what the lesson computed. This script
 runs the lessons one after the other in this process (their printed output goes to
 ``lessons/out/factcheck_logs/``), then prints one row per claim — id, article, claim, verdict,
 the number computed — and writes the same table as Markdown. In ``--quick`` mode training
@@ -21,9 +22,10 @@ import traceback
 from pathlib import Path
 
 from _common import ROOT
+from claims import REGISTRY
 
 LESSONS = ROOT / "lessons"
-ALL_IDS = [f"A{i}" for i in range(1, 93)]
+ALL_IDS = sorted(REGISTRY, key=lambda c: int(c[1:]))
 
 
 def run_lesson(path, quick, log_dir):
@@ -55,11 +57,13 @@ def _cell(s):
 
 
 def table(claims):
-    rows = ["| id | article | claim | verdict | computed here | lesson |", "|---|---|---|---|---|---|"]
+    rows = ["| id | article | claim | verdict | computed here | how decided | lesson |", "|---|---|---|---|---|---|---|"]
     for cid in sorted(claims, key=lambda c: int(c[1:])):
         c = claims[cid]
         verdict = "no verdict" if c["verdict"] is None else f"**{c['verdict']}**"
-        rows.append(f"| {cid} | {c['article']} | {_cell(c['text'])} | {verdict} | {_cell(c['value'])} | {c['lesson']} |")
+        verdict += " (judgement)" if c.get("kind") == "judgement" else ""
+        how = "rule (claims.md)" if c.get("kind") == "computed" else f"judgement: {c.get('why', '')}"
+        rows.append(f"| {cid} | {c['article']} | {_cell(c['text'])} | {verdict} | {_cell(c['value'])} | {_cell(how)} | {c['lesson']} |")
     return "\n".join(rows)
 
 
@@ -103,7 +107,9 @@ def main():
         f"Produced by `python lessons/factcheck.py{' --quick' if args.quick else ''}` on "
         f"{datetime.date.today()} (commit {commit}), **{mode} mode**: every number in the last-but-one "
         "column was computed by the lesson named in the last column during this run.",
-        "Claims are those of `article_claims.md` (ids A1–A92); \"wrong\" rows give the right value.",
+        "The claims, where they are in the articles and the rule that decides each verdict are listed in "
+        "`lessons/claims.md`. *How decided*: a rule on the numbers computed here, or a judgement (a reading "
+        "of the text, not a measurement) with its reason. \"wrong\" rows give the right value.",
         "" if not args.quick else
         "Quick mode trains on small subsets for a few steps, so training results are reported "
         "but left without a verdict (\"no verdict\").",

@@ -29,7 +29,7 @@ def test_lesson_runs_in_quick_mode(path, tmp_path):
 
 
 def test_every_claim_is_checked_by_exactly_one_lesson():
-    ids = [cid for p in LESSONS for cid in re.findall(r'@claim\("(A\d+)"', p.read_text())]
+    ids = [cid for p in LESSONS for cid in re.findall(r'@claim\("(A\d+)"\)', p.read_text())]
     assert sorted(ids, key=lambda c: int(c[1:])) == [f"A{i}" for i in range(1, 93)]
 
 
@@ -46,7 +46,8 @@ def test_factcheck_collects_the_lessons_claims_into_a_markdown_table(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     table = out.read_text()
     assert "| A3 | 001 | 70,000 training images and 10,000 test images | **wrong** | n_train = 60,000" in table
-    assert re.search(r"\| A15 \| 000 \| .* \| \*\*ambiguous\*\* \|", table)
+    assert re.search(r"\| A15 \| 000 \| .* \| \*\*ambiguous\*\* \| .* \| rule \(claims.md\) \| 04 \|", table)
+    assert re.search(r"\| A19 \| 001 \| .* \| \*\*ambiguous\*\* \(judgement\) \| .* \| judgement: notation", table)
     assert "| A1 |" in table and "| A16 |" in table and "| A30 |" not in table
     assert "Not checked in this run:" in table and "A92" in table.split("Not checked in this run:")[1]
     assert table in r.stdout
@@ -55,17 +56,38 @@ def test_factcheck_collects_the_lessons_claims_into_a_markdown_table(tmp_path):
 def test_claim_registry_records_verdicts_and_turns_a_crashing_check_into_a_failure(capsys):
     sys.path.insert(0, str(ROOT / "lessons"))
     import _common
+    import claims
+    from verdicts import Claim, Judgement, Rule
     saved = dict(_common.RUN), dict(_common.CLAIMS)
+    fakes = {"A999": Claim("A999", "99", "000", "§1", "a claim", Rule("wrong iff x > 1", lambda x: "wrong" if x > 1 else "correct", [])),
+             "A998": Claim("A998", "99", "000", "§1", "a crashing check", Rule("as above", lambda x: "correct", [])),
+             "A997": Claim("A997", "99", "000", "§1", "a judgement", Judgement("ambiguous", "a reading of the text")),
+             "A996": Claim("A996", "98", "000", "§1", "registered to another lesson", Judgement("correct", "a reading"))}
+    claims.REGISTRY.update(fakes)
     try:
         _common.RUN.update(number="99", failed=[], passed=0)
-        _common.claim("A999", "000", "a claim")(lambda: ("wrong", "right value 1"))
+        _common.claim("A999")(lambda: ({"x": 2}, "right value 1"))
         assert _common.CLAIMS["A999"]["verdict"] == "wrong" and _common.CLAIMS["A999"]["lesson"] == "99"
-        _common.claim("A998", "000", "a crashing check")(lambda: 1 / 0)
-        assert _common.CLAIMS["A998"]["verdict"] == "error" and _common.RUN["failed"]
-        with pytest.raises(ValueError):
-            _common.claim("A997", "000", "a bad verdict")(lambda: ("maybe", ""))
-        assert "WRONG: right value 1" in capsys.readouterr().out
+        assert _common.CLAIMS["A999"]["kind"] == "computed" and not _common.RUN["failed"]
+        _common.claim("A999")(lambda: ({"x": 0}, "small"))
+        assert _common.CLAIMS["A999"]["verdict"] == "correct"
+        _common.claim("A999")(lambda: (None, "quick run"))
+        assert _common.CLAIMS["A999"]["verdict"] is None and not _common.RUN["failed"]
+        _common.claim("A998")(lambda: 1 / 0)
+        assert _common.CLAIMS["A998"]["verdict"] == "error" and len(_common.RUN["failed"]) == 1
+        _common.claim("A998")(lambda: ({"y": 1}, "measured the wrong thing"))     # not what the rule takes
+        assert _common.CLAIMS["A998"]["verdict"] == "error" and len(_common.RUN["failed"]) == 2
+        _common.claim("A997")(lambda: ({}, "the text says so"))
+        assert _common.CLAIMS["A997"]["verdict"] == "ambiguous" and _common.CLAIMS["A997"]["kind"] == "judgement"
+        _common.claim("A997")(lambda: ({"x": 1}, "a judgement decided by a number"))
+        assert _common.CLAIMS["A997"]["verdict"] == "error" and len(_common.RUN["failed"]) == 3
+        _common.claim("A996")(lambda: ({}, "checked in the wrong lesson"))
+        assert _common.CLAIMS["A996"]["verdict"] == "error" and len(_common.RUN["failed"]) == 4
+        out = capsys.readouterr().out
+        assert "WRONG: right value 1" in out and "AMBIGUOUS (judgement): the text says so" in out
     finally:
+        for cid in fakes:
+            claims.REGISTRY.pop(cid, None)
         _common.RUN.clear()
         _common.RUN.update(saved[0])
         _common.CLAIMS.clear()
