@@ -14,7 +14,8 @@ from tinynet.grading import check_file
 ROOT = Path(__file__).resolve().parents[1]
 RELU = (ROOT / "lessons" / "solutions" / "ex01_relu.py").read_text()
 WRONG_RELU = "import tinynet as tn\nEXERCISE = 'relu'\ndef relu(x):\n    return x\n"
-TIMEOUT = 3
+TIMEOUT = 3            # a hostile file is stopped this soon
+OK_TIMEOUT = 60        # a correct file is given time, so a loaded machine does not fail it
 
 # name -> (exercise file name, source, words the report must contain)
 HOSTILE = {
@@ -136,14 +137,14 @@ HOSTILE = {
 }
 
 
-def _grade(tmp_path, name, source, **options):
+def _grade(tmp_path, name, source, timeout=TIMEOUT, **options):
     folder = tmp_path / "student"
     folder.mkdir(exist_ok=True)
     path = folder / name
     path.write_text(source)
     out = io.StringIO()
     start = time.monotonic()
-    result = check_file(path, out=out, timeout=TIMEOUT, seed=3, **options)
+    result = check_file(path, out=out, timeout=timeout, seed=3, **options)
     return result, out.getvalue(), time.monotonic() - start
 
 
@@ -178,7 +179,8 @@ def test_a_file_name_cannot_print_fake_lines(tmp_path):
 
 
 def test_files_in_its_own_temporary_folder_are_allowed(tmp_path):
-    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "open('scratch.txt', 'w').write('notes')\n")
+    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "open('scratch.txt', 'w').write('notes')\n",
+                               timeout=OK_TIMEOUT)
     assert result.ok, report
 
 
@@ -186,7 +188,7 @@ def test_a_correct_solution_still_passes_after_the_attacks(tmp_path):
     for name, source, _ in HOSTILE.values():
         if "reference replaced" in source or "EXERCISES" in source:
             _grade(tmp_path, name, source)
-    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU)
+    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU, timeout=OK_TIMEOUT)
     assert result.ok, report
 
 
@@ -267,7 +269,8 @@ def test_where_namespaces_are_allowed_the_child_sees_nothing_else(tmp_path):
 
 
 def test_what_the_file_prints_is_shown_only_on_request_and_marked(tmp_path):
-    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "print('  ✓ PASS  hello from the student')\n")
+    result, report, _ = _grade(tmp_path, "ex01_relu.py", RELU + "print('  ✓ PASS  hello from the student')\n",
+                               timeout=OK_TIMEOUT)
     assert result.ok and "printed 1 line" in report and "hello from the student" not in report
     out = io.StringIO()
     check_file(tmp_path / "student" / "ex01_relu.py", out=out, show_output=True)
