@@ -144,10 +144,9 @@ def savegraph(output, name, params=None, **options):
     from tinynet.viz import draw_graph
     path = draw_graph(output, RUN["args"].out / f"{name}.svg", params, **options)
     print(f"  [figure] {_shown(path)}")
-    if "ipykernel" in sys.modules and path.suffix == ".svg":
+    if in_notebook() and path.suffix == ".svg":
         from IPython.display import SVG, display
         display(SVG(filename=str(path)))
-    return path
 
 
 def trained_model(path, build, train):
