@@ -61,3 +61,18 @@ def test_one_and_two_workers_train_the_same_data_to_the_same_accuracy(capsys, tm
     assert [h["samples"] for h in one] == [h["samples"] for h in two]
     assert two[-1]["train_loss"] == pytest.approx(one[-1]["train_loss"], rel=1e-3)   # round-off apart, no dropout
     assert two[-1]["test_accuracy"] == pytest.approx(one[-1]["test_accuracy"], abs=0.02)
+
+
+def test_eval_splits_over_workers_and_gives_the_same_report(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run(capsys, *TINY, "--epochs", "1", "--out", out)[0] == 0
+    reports = {}
+    for n in ("1", "2"):
+        code, text, err = run(capsys, "eval", out / "checkpoint.npz", "--limit", "300", "--json", "--workers", n)
+        assert code == 0, err
+        reports[n] = json.loads(text)
+    assert reports["1"]["confusion_matrix"] == reports["2"]["confusion_matrix"]
+    code, _, err = run(capsys, "eval", out / "checkpoint.npz", "--workers", "0")
+    assert code == 2 and "--workers: must be from 1 to 64, got 0" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "eval", out / "checkpoint.npz", "--workers", "2", "--backend", "cupy")
+    assert code == 2 and "with --backend cupy the GPU does the work" in err and len(err.strip().splitlines()) == 1

@@ -33,7 +33,9 @@ the same); its own buffers (BatchNorm's running statistics); its own graph, walk
 seeded at every step from tinynet's shared generator and the worker's number, so dropout masks
 repeat for a given seed and N, and a resumed checkpoint continues them). Only after every worker
 has finished are the gradients added into the model's ``.grad`` and its buffers updated, in the
-calling thread; the optimizer step that follows is the one of a single worker.
+calling thread; the optimizer step that follows is the one of a single worker. (Other attributes
+of a module are copied by reference: a custom layer that changes a Python attribute of its own in
+``forward`` would change it in every replica at once, and needs a buffer instead.)
 
 **BatchNorm** normalises each part with that part's own mean and variance, as PyTorch's
 ``DataParallel`` and ``DistributedDataParallel`` do (``SyncBatchNorm`` would pool them; tinynet
