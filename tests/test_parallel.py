@@ -81,6 +81,17 @@ def test_a_bad_worker_count_is_refused(bad):
             workers=bad)
 
 
+def test_a_numpy_integer_is_a_worker_count():
+    assert parallel.check_workers(np.int64(2)) == 2 and type(parallel.check_workers(np.int64(2))) is int
+
+
+def test_train_epoch_wants_workers_made_for_the_model():
+    model = models.mlp()
+    with pytest.raises(TypeError, match="parallel.Workers"):
+        from tinynet.train import train_epoch
+        train_epoch(model, optim.SGD(model.parameters(), lr=0.1), [], workers=2)
+
+
 def test_available_cores_is_the_affinity():
     assert parallel.available_cores() == len(__import__("os").sched_getaffinity(0))
 
@@ -345,7 +356,7 @@ def test_fit_with_two_workers_learns_as_one_does_and_repeats():
     assert h2[-1]["test_loss"] == pytest.approx(h1[-1]["test_loss"], rel=1e-3)
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, parallel.MAX_WORKERS + 1])
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, np.int64(2), parallel.MAX_WORKERS + 1])
 def test_train_settings_refuse_a_bad_worker_count(bad):
     with pytest.raises(ValueError, match="workers"):
         TrainSettings(workers=bad).check()

@@ -55,6 +55,7 @@ the workers really run at once; the GIL is held only for the Python between them
 """
 import concurrent.futures
 import contextlib
+import numbers
 import os
 
 from . import autograd, backend, blas, nn, random
@@ -74,10 +75,11 @@ def available_cores():
 
 
 def check_workers(workers):
-    """``workers`` if it is a whole number from 1 to ``MAX_WORKERS``; else ValueError saying so."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+    """``workers`` as an int if it is a whole number from 1 to ``MAX_WORKERS`` (a Python or NumPy
+    integer, not a bool or a float); else ValueError saying so."""
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
-    return workers
+    return int(workers)
 
 
 def split(n, parts, least=1):

@@ -124,8 +124,10 @@ class TrainSettings:
                 raise ValueError(f"{name} must be a whole number, at least {least}; got {value!r}")
         normalize_values(self.normalize)
         if self.workers is not None:
-            from .parallel import check_workers
-            check_workers(self.workers)
+            from .parallel import MAX_WORKERS
+            if not (_is_number(self.workers) and isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
+                raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS} (or None: the cores "
+                                 f"available), got {self.workers!r}")
             if self.backend == "cupy" and self.workers > 1:
                 raise ValueError(f"workers: {self.workers} workers split a batch over CPU cores; with backend cupy "
                                  "the GPU does the work (use 1 worker)")

@@ -95,6 +95,9 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
     ``workers``: a ``parallel.Workers`` of ``model`` to split every step over (None: this thread).
     """
     check = DivergenceCheck() if check is None else check
+    if workers is not None and not isinstance(workers, parallel.Workers):
+        raise TypeError(f"train_epoch: workers must be a parallel.Workers of the model or None, got {workers!r} "
+                        "(fit takes a number)")
     model.train()
     pos = new_position(epoch) if position is None else position
     start = time.perf_counter() - pos["seconds"]
