@@ -155,7 +155,7 @@ class Workers:
             q.data = p.data
             q._requires_grad = p.requires_grad
         for b, c in zip(self.buffers, replica.buffers()):
-            c.data[...] = b.data
+            c.data = b.data.copy()
         for m, r in zip(self.modules, replica.modules()):
             object.__setattr__(r, "training", m.training)
 
