@@ -340,6 +340,18 @@ def test_evaluate_with_two_workers_gives_one_workers_predictions():
             workers.evaluate_batch(x, y, F.cross_entropy)
 
 
+def test_evaluate_batch_runs_a_large_part_in_pieces_and_loses_nothing():
+    model = fresh(models.mlp)
+    model.eval()
+    x, y = batch(2 * parallel.EVAL_CHUNK + 45)                       # parts of 151 and 150: pieces 128 + 23, 128 + 22
+    with tn.no_grad():
+        logits = model(x)
+    with parallel.Workers(model, 2) as workers:
+        loss_sum, predicted = workers.evaluate_batch(x, y, F.cross_entropy)
+    np.testing.assert_array_equal(predicted, logits.data.argmax(axis=1))
+    assert loss_sum == pytest.approx(F.cross_entropy(logits, y, reduction="sum").item(), rel=1e-6)
+
+
 def test_fit_with_two_workers_learns_as_one_does_and_repeats():
     x, y = batch(256, seed=7)
     labels = (x.data.reshape(256, -1)[:, :392].mean(axis=1) > 0).astype(np.int64)     # a learnable rule

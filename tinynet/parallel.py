@@ -64,6 +64,7 @@ from .tensor import Tensor, enable_grad, no_grad
 __all__ = ["Workers", "available_cores", "MAX_WORKERS", "check_workers", "split"]
 
 MAX_WORKERS = 64      # a worker count above this is refused as a mistake
+EVAL_CHUNK = 128      # evaluate_batch runs a worker's part in pieces of at most this many samples (see there)
 
 
 def available_cores():
@@ -228,7 +229,12 @@ class Workers:
 
     def evaluate_batch(self, x, y, loss_fn):
         """``(summed loss, predictions)`` of batch ``(x, y)`` with no graph, split over the
-        workers. The model must be in eval mode (then no layer changes anything in a forward)."""
+        workers. The model must be in eval mode (then no layer changes anything in a forward).
+
+        Each worker runs its part in pieces of at most ``EVAL_CHUNK`` samples: glibc gives every
+        thread but the main one an arena of 64 MB heaps, so a larger array (the second conv's
+        im2col for 500 images is 113 MB) is mapped afresh and page-faulted at every batch; with
+        500-image parts, two workers took twice as long as one thread."""
         if self.model.training:
             raise ValueError("Workers.evaluate_batch: put the model in eval mode first (model.eval())")
         parts = split(len(y), self.workers)
@@ -236,11 +242,15 @@ class Workers:
         def job(i, start, stop):
             replica = self.replicas[i]
             self._sync(replica)
+            out = []
             with no_grad():
-                logits = replica(Tensor(x.data[start:stop]))
-                return loss_fn(logits, Tensor(y.data[start:stop]), reduction="sum").item(), _argmax(logits)
+                for a in range(start, stop, EVAL_CHUNK):
+                    b = min(a + EVAL_CHUNK, stop)
+                    logits = replica(Tensor(x.data[a:b]))
+                    out.append((loss_fn(logits, Tensor(y.data[a:b]), reduction="sum").item(), _argmax(logits)))
+            return out
 
-        results = self._run(job, parts)
+        results = [chunk for part in self._run(job, parts) for chunk in part]
         total = 0.0
         for value, _ in results:
             total += value
