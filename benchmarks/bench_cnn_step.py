@@ -1,14 +1,23 @@
 """One training step of the articles' CNN, tinynet against PyTorch, in the same run.
 
-    .venv/bin/python benchmarks/bench_cnn_step.py [--rounds 10] [--per-round 5] [--threads N]
+    .venv/bin/python benchmarks/bench_cnn_step.py [--rounds 10] [--per-round 5] [--workers N] [--threads N]
 
 A step is forward, cross-entropy, backward and an Adam update, at batch 64, float32, on real
-MNIST batches (the same batches for both). The two frameworks take turns in rounds (the order
-flips each round), so load from other processes on the machine hits both alike; each reports
-the median and the minimum ms/step after a warm-up. PyTorch runs with as many threads as
-NumPy's BLAS, and both counts are printed. Then: where tinynet's time goes (forward and backward
-of each Function type, the Adam update, and what is left for the engine), and inference at
-batch 1000 (images/s). Without PyTorch installed, tinynet is timed alone.
+MNIST batches (the same batches for all). Timed side by side, taking turns in rounds (the order
+flips each round, so load from other processes hits all alike), median and minimum ms/step after
+a warm-up:
+
+    tinynet, N workers          the batch split over N threads (tinynet.parallel; what
+                                `tinynet train` does by default), one BLAS thread per worker
+    tinynet, 1 worker           the plain step, BLAS with its own thread count (k)
+    tinynet, 1 worker, 1 thread the plain step on one core: the base of the scaling
+    pytorch                     torch.set_num_threads(N): the same cores as tinynet's N workers
+
+N (``--workers``) defaults to the cores available; k is NumPy's BLAS count (``--threads`` sets it).
+Printed: the ratios tinynet/PyTorch, the scaling from 1 to N workers and what it predicts for more
+cores (Amdahl's law fitted to the two points). Then: where tinynet's time goes (per Function, one
+worker), and evaluation at batch 1000 (forward, summed loss, argmax: the work of `evaluate`), the
+same ways. Without PyTorch installed, tinynet is timed alone.
 """
 import argparse
 import datetime
@@ -16,7 +25,7 @@ import platform
 import statistics
 import time
 
-from common import (tn, np, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
+from common import (tn, np, blas, parallel, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
                     import_torch, alternate, summary, timed, OpTimer, machine_note, tinynet_step_fn, torch_step_fn)
 
 
@@ -67,47 +76,76 @@ def breakdown(step, opt, steps):
 
 def remaining_note(faults_per_step, threads):
     print("\nWhat remains (details and numbers in benchmarks/README.md):")
-    print("  - the matrix products (conv and linear) run on all BLAS threads; everything else (im2col, col2im,")
-    print("    pooling, ReLU, Adam, transposes) is NumPy elementwise work on one core, where PyTorch uses all"
+    print("  - one worker: the matrix products (conv and linear) run on all BLAS threads; everything else (im2col,")
+    print("    col2im, pooling, ReLU, Adam, transposes) is NumPy elementwise work on one core, where PyTorch uses all"
           f" {threads or 'its'} threads")
+    print("  - N workers: every op of forward and backward runs on N cores, one share of the batch each; adding the")
+    print("    workers' gradients and the Adam step stay on one core, as does the Python between ops (the GIL)")
     if faults_per_step > 1000:
         print(f"  - {faults_per_step:.0f} page faults per tinynet step: glibc returns freed memory to the kernel after every"
               " step;\n    tinynet/malloc.py keeps freed memory unless TINYNET_MALLOC=default is set")
 
 
-def inference(tiny_model, torch, torch_model, x, rounds):
-    runners = {}
-    xt = tn.Tensor(x)
+def inference(tiny_model, workers, torch, torch_model, x, y, rounds):
+    """Evaluation of one batch: forward (eval mode, no graph), summed cross-entropy, argmax."""
+    xt, yt = tn.Tensor(x), tn.Tensor(y)
 
     def tiny():
         with tn.no_grad():
-            tiny_model(xt)
-    runners["tinynet"] = tiny
+            logits = tiny_model(xt)
+            tn.functional.cross_entropy(logits, yt, reduction="sum").item()
+            logits.data.argmax(axis=1)
+    runners = {"tinynet, 1 worker": tiny}
+    if workers.workers > 1:
+        runners[f"tinynet, {workers.workers} workers"] = lambda: workers.evaluate_batch(
+            xt, yt, tn.functional.cross_entropy)
     if torch is not None:
-        xtorch = torch.from_numpy(x)
+        xtorch, ytorch = torch.from_numpy(x), torch.from_numpy(y)
 
         def th():
             with torch.no_grad():
-                torch_model(xtorch)
+                logits = torch_model(xtorch)
+                torch.nn.functional.cross_entropy(logits, ytorch, reduction="sum").item()
+                logits.argmax(1)
         runners["pytorch"] = th
     times = alternate(runners, rounds=rounds, per_round=1, warmup=1)
-    print(f"\nInference, batch {len(x)} (eval mode, no graph), {rounds} rounds:")
+    print(f"\nEvaluation, batch {len(x)} (forward in eval mode, no graph; summed loss; argmax), {rounds} rounds:")
+    report(times, len(x), "batch", workers.workers)
+
+
+def report(times, batch, unit, n):
+    """Median and min per runner, images/s, the ratios to PyTorch, and the scaling to n workers."""
     for name, ms in times.items():
         med, best = summary(ms)
-        print(f"  {name:<8} {med:8.1f} ms/batch median ({len(x) / med * 1e3:8.0f} images/s), "
-              f"min {best:.1f} ms ({len(x) / best * 1e3:.0f} images/s)")
-    if torch is not None:
-        print(f"  ratio tinynet/pytorch (median): {summary(times['tinynet'])[0] / summary(times['pytorch'])[0]:.2f}")
+        print(f"  {name:<31} median {med:7.1f} ms/{unit} ({batch / med * 1e3:6.0f} images/s)   min {best:7.1f} ms")
+    med = {name: summary(ms)[0] for name, ms in times.items()}
+    best = {name: summary(ms)[1] for name, ms in times.items()}
+    if "pytorch" in times:
+        for name in times:
+            if name.startswith("tinynet"):
+                print(f"  ratio {name} / pytorch: {med[name] / med['pytorch']:.2f} (median), "
+                      f"{best[name] / best['pytorch']:.2f} (min)")
+    many, one = f"tinynet, {n} workers", "tinynet, 1 worker, 1 thread"
+    if many in times and one in times:
+        speedup = med[one] / med[many]
+        print(f"  scaling 1 → {n} workers (one BLAS thread each): {speedup:.2f}× faster (median; ideal {n}×)")
+        if speedup > 1:
+            p = (1 - 1 / speedup) / (1 - 1 / n)        # Amdahl: the share of the work that splits
+            guess = ", ".join(f"{m} cores {1 / ((1 - p) + p / m):.1f}×" for m in (4, 8, 16))
+            print(f"  Amdahl's law from these two points: {p:.0%} of the step splits over workers, so "
+                  f"{guess} (an upper bound: memory bandwidth and the GIL also limit)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=10, help="alternating rounds (default 10)")
-    ap.add_argument("--per-round", type=int, default=5, help="steps per framework per round (default 5)")
+    ap.add_argument("--per-round", type=int, default=5, help="steps per runner per round (default 5)")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=parallel.available_cores(),
+                    help="tinynet's workers and PyTorch's threads (default: the cores available)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="set NumPy's BLAS threads (and PyTorch's) to this; default: leave BLAS as it is")
+                    help="set NumPy's BLAS threads for the one-worker step to this; default: leave BLAS as it is")
     ap.add_argument("--breakdown-steps", type=int, default=20)
     ap.add_argument("--no-inference", action="store_true")
     args = ap.parse_args()
@@ -115,53 +153,67 @@ def main():
     if args.threads:
         set_blas_threads(args.threads)
     threads = blas_threads()
+    n = parallel.check_workers(args.workers)
     torch = import_torch()
     print(f"tinynet CNN training step benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, "
           f"{platform.processor() or platform.machine()}, {machine_note()}")
     print("glibc malloc thresholds raised by tinynet at import (tinynet/malloc.py; process-wide, so for "
           f"PyTorch too): {tn.malloc.tuned}")
-    print(f"numpy {np.__version__}, BLAS threads: {threads if threads is not None else 'unknown'}")
+    print(f"numpy {np.__version__}, BLAS threads (one-worker step): {threads if threads is not None else 'unknown'}, "
+          f"tinynet workers: {n}")
     if torch is None:
         print("PyTorch is not installed: timing tinynet alone (pip install 'torch==2.13.0' to compare).")
     else:
-        torch.set_num_threads(threads or torch.get_num_threads())
-        print(f"torch {torch.__version__}, torch threads: {torch.get_num_threads()}")
+        torch.set_num_threads(n)
+        print(f"torch {torch.__version__}, torch threads: {torch.get_num_threads()} (= tinynet's workers)")
 
     tn.manual_seed(0)
     batches = mnist_batches(args.batch, 40)
     tiny_model = tinynet_cnn()
+    copies = [tinynet_cnn() for _ in range(2)]        # the same weights for every runner
+    for c in copies:
+        c.load_state_dict(tiny_model.state_dict())
     torch_model = torch_cnn(torch, tiny_model) if torch is not None else None
 
+    workers = parallel.Workers(copies[0], n)
     tiny_step, tiny_opt = tinynet_step_fn(tiny_model, batches)
-    runners = {"tinynet": tiny_step}
+    many_step, _ = tinynet_step_fn(copies[0], batches, workers)
+    single_step, _ = tinynet_step_fn(copies[1], batches)
+
+    def single_thread_step():
+        with blas.limit_threads(1):
+            return single_step()
+    runners = {}
+    if n > 1:
+        runners[f"tinynet, {n} workers"] = many_step
+    runners["tinynet, 1 worker"] = tiny_step
+    if threads != 1:
+        runners["tinynet, 1 worker, 1 thread"] = single_thread_step
     if torch is not None:
         runners["pytorch"] = torch_step_fn(torch, torch_model, batches)
-        # the same weights and the same first batch give the same loss: a check we time the same thing
-        l_tiny, l_torch = tiny_step().item(), runners["pytorch"]().item()
-        print(f"first-step loss: tinynet {l_tiny:.6f}, pytorch {l_torch:.6f} (same weights, same batch)")
+    # the same weights and the same first batch give the same loss: a check we time the same thing
+    first = {name: float(step().item()) for name, step in runners.items()}
+    print("first-step loss (same weights, same batch): " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()))
 
     t0 = time.perf_counter()
     usage = {}
     times = alternate(runners, args.rounds, args.per_round, args.warmup, usage)
     print(f"\nTraining step, batch {args.batch}, float32: {args.rounds} rounds × {args.per_round} steps each, "
           f"after {args.warmup} warm-up steps ({time.perf_counter() - t0:.0f} s)")
-    for name, ms in times.items():
-        med, best = summary(ms)
-        print(f"  {name:<8} median {med:7.1f} ms/step   min {best:7.1f} ms/step   "
-              f"(CPU {usage[name][0]:.1f} ms/step over all threads, {usage[name][1]:.0f} page faults/step)")
-    if torch is not None:
-        (tm, tb), (pm, pb) = summary(times["tinynet"]), summary(times["pytorch"])
-        print(f"  ratio tinynet/pytorch: {tm / pm:.2f} (median), {tb / pb:.2f} (min)")
+    report(times, args.batch, "step", n)
+    print("  CPU ms/step over all threads, page faults/step: " + "; ".join(
+        f"{name} {usage[name][0]:.1f}, {usage[name][1]:.0f}" for name in times))
 
     breakdown(tiny_step, tiny_opt, args.breakdown_steps)
-    remaining_note(usage["tinynet"][1], threads)
+    remaining_note(usage["tinynet, 1 worker"][1], threads)
 
     if not args.no_inference:
         tiny_model.eval()
         if torch_model is not None:
             torch_model.eval()
-        x = mnist_batches(1000, 1, "test")[0][0]
-        inference(tiny_model, torch, torch_model, x, rounds=5)
+        x, y = mnist_batches(1000, 1, "test")[0]
+        inference(tiny_model, parallel.Workers(tiny_model, n), torch, torch_model, x, y, rounds=5)
+    workers.close()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ The CNN (the one the articles train on MNIST):
     conv(1→32, 3×3, pad 1) · ReLU · maxpool 2 · conv(32→64, 3×3, pad 1) · ReLU · maxpool 2 ·
     flatten · linear(3136→128) · ReLU · linear(128→10),   cross-entropy loss.
 """
-import ctypes
-import glob
 import os
 import resource
 import statistics
@@ -22,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a c
 
 import tinynet as tn                                     # noqa: E402
 import tinynet.functional as F                            # noqa: E402
+from tinynet import blas, parallel                        # noqa: E402
 from tinynet import nn                                    # noqa: E402
 from tinynet.tensor import Function                       # noqa: E402
 from data_tools.mnist import load_mnist, MNIST_MEAN, MNIST_STD   # noqa: E402
@@ -58,31 +57,14 @@ def mnist_batches(batch_size, count, split="train"):
     return [(x[i], y[i]) for i in range(count)]
 
 
-# --- thread counts --------------------------------------------------------------------------
-def _openblas():
-    """NumPy's bundled OpenBLAS (ctypes handle and symbol prefix), or (None, None)."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*.so*"))
-    for path in libs:
-        lib = ctypes.CDLL(path)
-        for get, set_ in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                          ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                          ("openblas_get_num_threads", "openblas_set_num_threads")):
-            if hasattr(lib, get):
-                return getattr(lib, get), getattr(lib, set_)
-    return None, None
-
-
+# --- thread counts (how tinynet asks and sets OpenBLAS's: tinynet/blas.py) ----------------------
 def blas_threads():
     """The number of threads NumPy's BLAS uses (``None`` if it cannot be asked)."""
-    get, _ = _openblas()
-    return int(get()) if get else None
+    return blas.threads()
 
 
 def set_blas_threads(n):
-    _, set_ = _openblas()
-    if set_ is None:
-        raise RuntimeError("cannot set NumPy's BLAS thread count (no OpenBLAS found next to NumPy)")
-    set_(int(n))
+    blas.set_threads(n)
 
 
 def import_torch():
@@ -128,9 +110,11 @@ def alternate(runners, rounds, per_round, warmup, usage=None):
     return times
 
 
-def tinynet_step_fn(model, batches):
+def tinynet_step_fn(model, batches, workers=None):
     """One training step per call (forward, cross-entropy, backward, Adam on the trainable
-    parameters), cycling through ``batches``; returns (step, optimizer). step() returns the loss."""
+    parameters), cycling through ``batches``; returns (step, optimizer). step() returns the loss.
+    ``workers``: a ``tinynet.parallel.Workers`` of ``model`` to split each step over (as
+    ``train.fit(..., workers=N)`` does), or None for the plain step in this thread."""
     opt = tn.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     state = {"i": 0}
 
@@ -138,8 +122,11 @@ def tinynet_step_fn(model, batches):
         x, y = batches[state["i"] % len(batches)]
         state["i"] += 1
         opt.zero_grad()
-        loss = F.cross_entropy(model(tn.Tensor(x)), y)
-        loss.backward()
+        if workers is not None:
+            loss = tn.tensor(workers.forward_backward(tn.Tensor(x), tn.Tensor(y), F.cross_entropy)[0])
+        else:
+            loss = F.cross_entropy(model(tn.Tensor(x)), y)
+            loss.backward()
         opt.step()
         return loss
     return step, opt
@@ -227,5 +214,5 @@ def machine_note():
     return s
 
 
-__all__ = ["tn", "F", "nn", "np", "tinynet_cnn", "torch_cnn", "mnist_batches", "blas_threads",
+__all__ = ["tn", "F", "nn", "np", "blas", "parallel", "tinynet_cnn", "torch_cnn", "mnist_batches", "blas_threads",
            "set_blas_threads", "import_torch", "timed", "alternate", "tinynet_step_fn", "torch_step_fn", "summary", "OpTimer", "machine_note"]

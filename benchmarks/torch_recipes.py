@@ -52,17 +52,18 @@ def build(torch, name):
     raise ValueError(name)
 
 
-def tensors(torch, split, normalize):
+def tensors(torch, split, normalize, limit=None):
     images, labels = load_mnist(split)
+    images, labels = images[:limit], labels[:limit]
     mean, std = NORMALIZE[normalize]
     x = (torch.from_numpy(images.copy()).float().div_(255).sub_(mean).div_(std)).unsqueeze(1)
     return x, torch.from_numpy(labels.astype("int64"))
 
 
-def run(torch, name, recipe, seed):
+def run(torch, name, recipe, seed, limit=None):
     torch.manual_seed(seed)
-    xtr, ytr = tensors(torch, "train", recipe["normalize"])
-    xte, yte = tensors(torch, "test", recipe["normalize"])
+    xtr, ytr = tensors(torch, "train", recipe["normalize"], limit)
+    xte, yte = tensors(torch, "test", recipe["normalize"], limit)
     model = build(torch, recipe["model"])
     if recipe["optimizer"] == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe.get("momentum", 0.0))
@@ -97,20 +98,26 @@ def main(argv=None):
     p.add_argument("recipes", nargs="+", choices=list(RECIPES) + ["default"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--out", default="runs/torch/results.json")
+    p.add_argument("--epochs", type=int, help="train this many epochs instead of the recipe's")
+    p.add_argument("--limit", type=int, help="only the first N training and test images (as tinynet train --limit)")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads(N) (default: PyTorch's own choice)")
     args = p.parse_args(argv)
     try:
         import torch
     except ImportError:
         print("torch is not installed: skipping (pip install 'tinynet[compare]')")
         return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = []
     if os.path.exists(args.out):
         with open(args.out) as f:
             results = json.load(f)
     for name in args.recipes:
-        recipe = DEFAULT if name == "default" else RECIPES[name]
+        recipe = dict(DEFAULT if name == "default" else RECIPES[name])
+        recipe["epochs"] = args.epochs or recipe["epochs"]
         for seed in args.seeds:
-            results.append(run(torch, name, recipe, seed))
+            results.append(run(torch, name, recipe, seed, args.limit))
             os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
             with open(args.out, "w") as f:
                 json.dump(results, f, indent=1)

@@ -71,10 +71,11 @@ def test_the_library_and_the_command_make_the_same_run(tmp_path, capsys):
     capsys.readouterr()
     ckpt = train.load_checkpoint(tmp_path / "cli" / "checkpoint.npz")
     settings = TrainSettings.from_recipe("r3", **options)
-    assert ckpt["args"] == settings.as_dict()
-    assert json.loads((tmp_path / "cli" / "metrics.json").read_text())["config"] == settings.as_dict()
-
     fresh = build_run(settings)
+    assert settings.workers is None and fresh.settings.workers >= 1          # the cores available, recorded
+    assert ckpt["args"] == fresh.settings.as_dict() == {**settings.as_dict(), "workers": fresh.settings.workers}
+    assert json.loads((tmp_path / "cli" / "metrics.json").read_text())["config"] == fresh.settings.as_dict()
+
     loss = first_step_loss(fresh)
     run = build_run(settings)
     assert first_step_loss(run) == loss                       # the same seed: the same model and first batch

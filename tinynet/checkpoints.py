@@ -25,6 +25,7 @@ import json
 import math
 
 from . import backend, models, random
+from .parallel import MAX_WORKERS
 from .recipes import FLOAT32_MAX, RECIPES, normalize_values
 from .serialization import CheckpointError, StoredArray, load
 
@@ -49,6 +50,8 @@ SETTINGS = {  # run setting -> (type(s), the values it may take or a test, what 
     "limit": ((int, type(None)), lambda v: v is None or v >= 1, "a positive whole number or null"),
     "seed": (int, lambda v: True, "a whole number"),
     "augment": (bool, lambda v: True, "true or false"),
+    "workers": ((int, type(None)), lambda v: v is None or 1 <= v <= MAX_WORKERS,
+                f"a whole number from 1 to {MAX_WORKERS} or null"),
     "normalize": (str, lambda v: _normalization(v) is not None, "mnist, half, none or MEAN,STD"),
 }
 

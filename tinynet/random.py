@@ -1,12 +1,22 @@
-"""The one random number generator of tinynet, seeded by ``tinynet.manual_seed``.
+"""The random number generator of tinynet, seeded by ``tinynet.manual_seed``.
 
 Parameter initialisation, dropout masks, data shuffling and augmentation all draw from here,
 so one seed makes a whole run repeatable.
+
+One generator shared by several threads would hand out its numbers in whichever order the
+threads happen to ask, so a run would no longer repeat. A thread can therefore draw from a
+generator of its own: inside ``with thread_generator(g):`` every draw *that thread* makes comes
+from ``g``; other threads still use the shared one. ``tinynet.parallel`` gives each worker such a
+generator, seeded from the shared one, so dropout in N workers repeats for a given seed and N.
 """
+import contextlib
+import threading
+
 from . import backend
 
 _np = backend.get_module("numpy")
 _generator = _np.random.default_rng(0)
+_own = threading.local()          # _own.generator: this thread's generator, when it has one
 
 
 def manual_seed(seed):
@@ -23,8 +33,21 @@ def manual_seed(seed):
 
 
 def generator():
-    """The NumPy ``Generator`` behind tinynet's host-side draws."""
-    return _generator
+    """The NumPy ``Generator`` behind this thread's host-side draws: its own inside
+    ``thread_generator``, else the shared one ``manual_seed`` seeds."""
+    return getattr(_own, "generator", None) or _generator
+
+
+@contextlib.contextmanager
+def thread_generator(g):
+    """Inside, the calling thread draws from ``g`` (a NumPy ``Generator``); on leaving, from
+    whatever it drew from before. Other threads are not affected."""
+    before = getattr(_own, "generator", None)
+    _own.generator = g
+    try:
+        yield g
+    finally:
+        _own.generator = before
 
 
 def uniform(shape, low=0.0, high=1.0, dtype="float32", like=None):
@@ -35,10 +58,10 @@ def uniform(shape, low=0.0, high=1.0, dtype="float32", like=None):
     still decides every draw, so a resumed run repeats the uninterrupted one.
     """
     if like is not None and backend.backend_name(like) != "numpy":
-        seed = int(_generator.integers(0, 2 ** 63))
+        seed = int(generator().integers(0, 2 ** 63))
         u = counter_uniform(backend.array_module(like), shape, seed)
         return (u * (high - low) + low).astype(dtype) if (low, high) != (0.0, 1.0) else u.astype(dtype)
-    a = _generator.uniform(low, high, size=shape).astype(dtype)
+    a = generator().uniform(low, high, size=shape).astype(dtype)
     return a if like is None else backend.to_backend(a, backend.backend_name(like))
 
 
@@ -58,10 +81,10 @@ def counter_uniform(xp, shape, seed):
 
 
 def normal(shape, mean=0.0, std=1.0, dtype="float32", like=None):
-    a = _generator.normal(mean, std, size=shape).astype(dtype)
+    a = generator().normal(mean, std, size=shape).astype(dtype)
     return a if like is None else backend.to_backend(a, backend.backend_name(like))
 
 
 def permutation(n):
     """A random permutation of 0..n-1 (a NumPy array: indices for the host-side data loader)."""
-    return _generator.permutation(n)
+    return generator().permutation(n)

@@ -79,6 +79,7 @@ class TrainSettings:
     backend: str = "numpy"        # or "cupy"
     limit: int | None = None      # only the first N training and test images
     seed: int = 0                 # weights, shuffling, dropout, augmentation
+    workers: int | None = None    # threads each batch is split over (tinynet.parallel); None: the cores available
     recipe: str | None = None     # the recipe these settings started from (a key of RECIPES), for the record
 
     @classmethod
@@ -122,4 +123,12 @@ class TrainSettings:
                     isinstance(value, int) and not isinstance(value, bool) and value >= least):
                 raise ValueError(f"{name} must be a whole number, at least {least}; got {value!r}")
         normalize_values(self.normalize)
+        if self.workers is not None:
+            from .parallel import MAX_WORKERS
+            if not (_is_number(self.workers) and isinstance(self.workers, int) and 1 <= self.workers <= MAX_WORKERS):
+                raise ValueError(f"workers must be a whole number from 1 to {MAX_WORKERS} (or None: the cores "
+                                 f"available), got {self.workers!r}")
+            if self.backend == "cupy" and self.workers > 1:
+                raise ValueError(f"workers: {self.workers} workers split a batch over CPU cores; with backend cupy "
+                                 "the GPU does the work (use 1 worker)")
         return self

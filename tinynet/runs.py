@@ -12,7 +12,7 @@ state, random generator, epochs done, history and, after a Ctrl-C, the position 
 """
 import dataclasses
 
-from . import backend, data, models, optim, random, train as training
+from . import backend, data, models, optim, parallel, random, train as training
 from .recipes import TrainSettings, normalize_values
 
 __all__ = ["Run", "build_run", "make_normalize", "make_optimizer", "make_scheduler", "load_weights"]
@@ -79,7 +79,7 @@ class Run:
         ``options`` go to ``train.fit`` (``log``, ``progress``, ``on_epoch_end``, ``should_stop``)."""
         return training.fit(self.model, self.optimizer, self.train_loader, self.test_loader, self.settings.epochs,
                             start_epoch=self.epochs_done, history=self.history, scheduler=self.scheduler,
-                            position=self.position, **options)
+                            position=self.position, workers=self.settings.workers, **options)
 
 
 OPTIMIZER_SETTINGS = {"lr": "lr", "momentum": "momentum", "adam_eps": "eps"}   # setting -> param-group key
@@ -105,9 +105,13 @@ def build_run(settings, checkpoint=None, source="the checkpoint"):
     the same weights); the model is ``models.build(settings.model)``, the data MNIST normalised as
     ``settings.normalize`` says (and augmented when ``settings.augment``). ``checkpoint`` (a dict
     from ``train.load_checkpoint``, named ``source`` in messages) is continued: ValueError when its
-    weights or optimizer state do not fit these settings.
+    weights or optimizer state do not fit these settings. ``settings.workers`` None becomes the cores
+    available (``parallel.available_cores``; 1 on cupy) in ``run.settings``.
     """
     settings = (TrainSettings(**settings) if isinstance(settings, dict) else settings).check()
+    if settings.workers is None:
+        cores = 1 if settings.backend == "cupy" else min(parallel.available_cores(), parallel.MAX_WORKERS)
+        settings = dataclasses.replace(settings, workers=cores)
     backend.set_backend(settings.backend)
     random.manual_seed(settings.seed)
     model = models.build(settings.model)

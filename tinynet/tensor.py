@@ -368,13 +368,14 @@ def _backpropagate(root, grad, retain_graph):
             fn.release()
 
 
-def grad(output, inputs, grad_output=None, retain_graph=False):
+def grad(output, inputs, grad_output=None, retain_graph=False, materialize_grads=True):
     """``torch.autograd.grad``: d(output)/d(input) for each of ``inputs``, returned as Tensors
     (a list, or one Tensor when ``inputs`` is one Tensor) without touching any ``.grad``.
 
     So a gradient can be taken on a shared model without writing into its parameters — e.g.
     saliency, |∂ logit / ∂ image|, computed by several threads at once. An input that ``output``
-    does not depend on gets a zero gradient. ``grad_output`` is as ``backward``'s ``grad``.
+    does not depend on gets a zero gradient, or None with ``materialize_grads=False`` (as
+    ``backward`` leaves its ``.grad`` alone). ``grad_output`` is as ``backward``'s ``grad``.
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -387,7 +388,8 @@ def grad(output, inputs, grad_output=None, retain_graph=False):
         if id(t) in wanted:
             found[id(t)] = g.copy()
     xp = backend.array_module(output.data)
-    out = [Tensor(found[id(x)] if id(x) in found else xp.zeros_like(x.data)) for x in inputs]
+    out = [Tensor(found[id(x)]) if id(x) in found else Tensor(xp.zeros_like(x.data)) if materialize_grads else None
+           for x in inputs]
     return out[0] if single else out
 
 

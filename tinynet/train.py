@@ -18,12 +18,13 @@ learning rate that is too high).
 so training resumed from an end-of-epoch checkpoint draws the same dropout masks and
 augmentations, in the same order, as the uninterrupted run.
 """
+import contextlib
 import json
 import math
 import sys
 import time
 
-from . import backend, functional as F, random
+from . import backend, functional as F, parallel, random
 from .checkpoints import CHECKPOINT_FORMAT, load_checkpoint, load_model
 from .serialization import save
 from .tensor import no_grad
@@ -83,7 +84,7 @@ def new_position(epoch):
 
 
 def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, progress=None, position=None,
-                should_stop=None, check=None):
+                should_stop=None, check=None, workers=None):
     """One pass over ``loader``: returns ``{"train_loss", "train_accuracy", "samples", "seconds"}``.
 
     ``position`` (a dict from ``new_position``, updated in place after every step) holds the
@@ -91,8 +92,12 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
     loader at ``position["step"]``. ``should_stop()`` is asked after every step; when it says
     True, ``TrainingInterrupted`` is raised there, between two steps, with the position.
     ``check``: a ``DivergenceCheck`` shared by the epochs of a run (default: a new one).
+    ``workers``: a ``parallel.Workers`` of ``model`` to split every step over (None: this thread).
     """
     check = DivergenceCheck() if check is None else check
+    if workers is not None and not isinstance(workers, parallel.Workers):
+        raise TypeError(f"train_epoch: workers must be a parallel.Workers of the model or None, got {workers!r} "
+                        "(fit takes a number)")
     model.train()
     pos = new_position(epoch) if position is None else position
     start = time.perf_counter() - pos["seconds"]
@@ -102,15 +107,21 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
     for x, y in loader:
         step = pos["step"] + 1
         optimizer.zero_grad()
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        value = loss.item()
-        check(value, epoch, step, len(loader), optimizer.param_groups[0].get("lr"))
-        loss.backward()
+        if workers is None:
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            value = loss.item()
+            check(value, epoch, step, len(loader), optimizer.param_groups[0].get("lr"))
+            loss.backward()
+            right = (logits.data.argmax(axis=1) == y.data).sum()       # counted on the device
+        else:               # forward and backward of each part on its worker; the batch's gradient in .grad
+            value, predicted = workers.forward_backward(x, y, loss_fn)  # (workers run on NumPy only)
+            check(value, epoch, step, len(loader), optimizer.param_groups[0].get("lr"))
+            right = (predicted == y.data).sum()
         optimizer.step()
         n = len(y)
         pos["loss_sum"] += value * n
-        correct = correct + (logits.data.argmax(axis=1) == y.data).sum()   # counted on the device
+        correct = correct + right
         pos["seen"] += n
         pos["step"], pos["seconds"] = step, time.perf_counter() - start
         if progress is not None:
@@ -127,19 +138,25 @@ def train_epoch(model, optimizer, loader, loss_fn=F.cross_entropy, epoch=1, prog
             "samples": pos["seen"], "seconds": pos["seconds"]}
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy, should_stop=None):
+def evaluate(model, loader, loss_fn=F.cross_entropy, should_stop=None, workers=1):
     """Mean loss and accuracy of ``model`` (in eval mode, no graph) over ``loader``, plus every
     prediction: ``{"loss", "accuracy", "samples", "predictions", "labels"}`` (NumPy int arrays).
-    ``should_stop()``, asked after every batch, ends it early with ``TrainingInterrupted``."""
+    ``should_stop()``, asked after every batch, ends it early with ``TrainingInterrupted``.
+    ``workers``: threads each batch is split over (a number, or a ``parallel.Workers`` of ``model``)."""
     was_training = model.training
     model.eval()
     total_loss, predictions, labels = 0.0, [], []
     try:
-        with no_grad():
+        with _workers(model, workers) as split, no_grad():
             for x, y in loader:
-                logits = model(x)
-                total_loss += loss_fn(logits, y, reduction="sum").item()
-                predictions.append(_argmax(logits))
+                if split is None:
+                    logits = model(x)
+                    total_loss += loss_fn(logits, y, reduction="sum").item()
+                    predictions.append(_argmax(logits))
+                else:
+                    loss_sum, predicted = split.evaluate_batch(x, y, loss_fn)
+                    total_loss += loss_sum
+                    predictions.append(predicted)
                 labels.append(backend.to_numpy(y.data))
                 if should_stop is not None and should_stop():
                     raise TrainingInterrupted(None)
@@ -155,7 +172,7 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, should_stop=None):
 
 def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cross_entropy,
         start_epoch=0, history=None, progress=True, on_epoch_end=None, log=print, scheduler=None,
-        position=None, should_stop=None):
+        position=None, should_stop=None, workers=1):
     """Train for epochs ``start_epoch + 1 … epochs``; return ``history`` (one dict per epoch).
 
     ``history`` (a list) is appended to in place, so after an exception (Ctrl-C, a NaN loss) it
@@ -173,7 +190,30 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cr
     it had never stopped — bit for bit when the training loader is seeded (its order is then a
     function of the epoch alone). An interrupt during evaluation gives the position after the
     epoch's last step: resuming evaluates, without training the epoch again.
+
+    ``workers``: split every training step and evaluation batch over this many threads, each
+    with its own replica of the model (``tinynet.parallel``: data parallelism; the gradients equal
+    one worker's up to float round-off). 1 (the default) runs everything in this thread.
     """
+    with _workers(model, workers) as split:
+        return _fit(model, optimizer, train_loader, test_loader, epochs, loss_fn, start_epoch, history, progress,
+                    on_epoch_end, log, scheduler, position, should_stop, split)
+
+
+@contextlib.contextmanager
+def _workers(model, workers):
+    """A ``parallel.Workers`` for ``workers`` > 1 (closed on leaving), one given as it is, or None for 1."""
+    if isinstance(workers, parallel.Workers):
+        yield workers
+    elif parallel.check_workers(workers) == 1:
+        yield None
+    else:
+        with parallel.Workers(model, workers) as made:
+            yield made
+
+
+def _fit(model, optimizer, train_loader, test_loader, epochs, loss_fn, start_epoch, history, progress,
+         on_epoch_end, log, scheduler, position, should_stop, workers):
     history = [] if history is None else history
     make_bar = Progress if progress is True else (progress or None)
     check = DivergenceCheck()
@@ -186,12 +226,13 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=1, loss_fn=F.cr
         bar = make_bar(len(train_loader.dataset), f"epoch {epoch}/{epochs}") if make_bar else None
         lr = optimizer.param_groups[0]["lr"]
         record = {"epoch": epoch, "lr": lr,
-                  **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar, pos, should_stop, check)}
+                  **train_epoch(model, optimizer, train_loader, loss_fn, epoch, bar, pos, should_stop, check,
+                                workers)}
         record["samples_per_second"] = record["samples"] / max(record["seconds"], 1e-9)
         evaluation = None
         if test_loader is not None:
             try:
-                evaluation = evaluate(model, test_loader, loss_fn, should_stop)
+                evaluation = evaluate(model, test_loader, loss_fn, should_stop, workers or 1)
             except TrainingInterrupted:
                 raise TrainingInterrupted(pos) from None
             record["test_loss"], record["test_accuracy"] = evaluation["loss"], evaluation["accuracy"]

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from .. import backend, data, run_folder, train as training
+from .. import backend, data, parallel, run_folder, train as training
 from ..recipes import NORMALIZE, normalize_values
 from ..runs import load_weights as _load_weights
 
@@ -104,6 +104,12 @@ def fraction(text):
 def seed(text):
     """A seed: a whole number, 0 or more."""
     return _number(text, int, "a whole number such as 0", lambda v: v >= 0, "must be 0 or more, got {value}")
+
+
+def workers(text):
+    """A worker count: a whole number from 1 to ``parallel.MAX_WORKERS``."""
+    return _number(text, int, "a whole number such as 2", lambda v: 1 <= v <= parallel.MAX_WORKERS,
+                   f"must be from 1 to {parallel.MAX_WORKERS}, got {{value}}")
 
 
 def path(text):

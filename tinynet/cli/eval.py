@@ -2,10 +2,11 @@
 checkpoint on MNIST, or on its own task's images for a model of ``tinynet finetune``."""
 import json
 
-from .. import data, metrics, train as training
+from .. import data, metrics, parallel, train as training
 from ..runs import make_normalize
 from ..tasks import task_split
-from .common import CLIError, checkpoint_classes, model_from_checkpoint, path, positive_int, read_checkpoint, set_backend
+from .common import (CLIError, checkpoint_classes, model_from_checkpoint, path, positive_int, read_checkpoint,
+                     set_backend, workers)
 
 HELP = "evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix"
 
@@ -19,9 +20,15 @@ def add_arguments(p):
     p.add_argument("--data-dir", type=path, help="where Fashion-MNIST is, for a model fine-tuned on it (default: "
                                       "$TINYNET_DATA, then the search path)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--workers", type=workers, help="split every batch over N threads, one core each (default: the "
+                                                   "cores available, 1 with --backend cupy)")
 
 
 def run(args):
+    if args.backend == "cupy" and (args.workers or 1) > 1:
+        raise CLIError(f"--workers {args.workers} splits batches over CPU cores; with --backend cupy the GPU does "
+                       "the work (use --workers 1)")
+    n = args.workers or (1 if args.backend == "cupy" else min(parallel.available_cores(), parallel.MAX_WORKERS))
     set_backend(args.backend)
     ckpt = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, args.checkpoint)
@@ -40,7 +47,7 @@ def run(args):
                        f"evaluate it on (MNIST has 10); a model of tinynet finetune records its task")
     else:
         dataset = data.mnist(args.split, normalize, limit=args.limit)
-    evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size))
+    evaluation = training.evaluate(model, data.DataLoader(dataset, args.batch_size), workers=n)
     report = metrics.classification_report(evaluation["labels"], evaluation["predictions"], num_classes=len(names))
     if args.json:
         print(json.dumps(report, indent=1))

@@ -9,13 +9,14 @@ import os
 import sys
 import time
 
-from .. import metrics, models, train as training
+from .. import metrics, models, parallel, train as training
 from ..interrupt import StopRequest
 from ..recipes import RECIPES, TrainSettings
 from ..runs import build_run
 from . import finetuning
 from .common import (CLIError, EXIT_INTERRUPTED, SaveError, claim_out, failed, first_conv_filters, fraction, has_dropout,
-                     normalization, path, positive_float, positive_int, read_checkpoint, seed, set_backend, write_json)
+                     normalization, path, positive_float, positive_int, read_checkpoint, seed, set_backend, workers,
+                     write_json)
 
 HELP = "train a model on MNIST (checkpoint, metrics.json and plots in --out)"
 
@@ -42,6 +43,10 @@ def add_arguments(p):
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default numpy")
     p.add_argument("--limit", type=positive_int, help="use only the first N training and test images")
     p.add_argument("--seed", type=seed, help="seed for weights, shuffling, dropout, augmentation (default 0)")
+    p.add_argument("--workers", type=workers,
+                   help="split every batch over N threads, one core each (data parallelism; default: the cores "
+                        "available, here %d; 1 turns it off; a resumed run keeps its own unless given)"
+                        % parallel.available_cores())
     p.add_argument("--out", type=path, help="output folder (default runs/MODEL, or the checkpoint's folder with --resume); "
                                  "a folder holding another run is refused unless --force")
     p.add_argument("--resume", type=path, metavar="CKPT", help="continue from this checkpoint up to --epochs (a checkpoint of "
@@ -85,6 +90,12 @@ def run(args):
     position = training_run.position
     if position is not None:
         check_position(position, ckpt, settings, done, len(training_run.train_loader), args.resume)
+    settings = training_run.settings         # with the worker count it runs with
+    trained_with = ckpt["args"].get("workers") if ckpt else None
+    if trained_with is not None and trained_with != settings.workers:
+        print(f"resuming with {settings.workers} workers where the checkpoint was trained with {trained_with}: "
+              f"the same batches in the same order; the gradients' sums are added in another order, so "
+              f"the weights differ from an uninterrupted run by float round-off", flush=True)
     config = settings.as_dict()
     checkpoint = os.path.join(out, "checkpoint.npz")
     at = f" (continuing epoch {position['epoch']} after step {position['step']})" if position else ""
@@ -93,7 +104,8 @@ def run(args):
           f"for epochs {done + 1}..{settings.epochs}{at}: {settings.optimizer} lr {settings.lr:g}, batch "
           f"{settings.batch_size}, normalize {settings.normalize}{', augmented' if settings.augment else ''}"
           f"{', cosine schedule' if training_run.scheduler else ''}, "
-          f"backend {settings.backend}; output in {out}/", flush=True)
+          f"backend {settings.backend}, {settings.workers} worker{'s' if settings.workers > 1 else ''}; "
+          f"output in {out}/", flush=True)
     last, history = {}, training_run.history
 
     def save(epoch, **extra):
