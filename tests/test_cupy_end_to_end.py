@@ -15,7 +15,8 @@ import tinynet as tn
 from cli_run import run
 from tinynet import backend, cli, models, train
 
-SMALL = ["--epochs", "1", "--limit", "96", "--batch-size", "32", "--seed", "0"]
+# One worker: CuPy trains on one, and N NumPy workers would add each batch's gradient in another order.
+SMALL = ["--epochs", "1", "--limit", "96", "--batch-size", "32", "--seed", "0", "--workers", "1"]
 FT = ["--task", "digits5-9", "--labels-per-class", "4", "--test-limit", "40", "--batch-size", "10", "--no-plots"]
 
 
@@ -54,7 +55,7 @@ def test_train_every_model_on_cupy_gives_the_numpy_numbers(fake_cupy_as_cupy, tm
 
 
 def test_resume_on_cupy_and_across_backends(fake_cupy_as_cupy, tmp_path, capsys):
-    args = ["--model", "lenet", "--limit", "96", "--batch-size", "32", "--seed", "0", "--no-plots"]
+    args = ["--model", "lenet", "--limit", "96", "--batch-size", "32", "--seed", "0", "--no-plots", "--workers", "1"]
     assert run(capsys, "train", *args, "--epochs", "2", "--out", tmp_path / "straight")[0] == 0
     assert run(capsys, "train", *args, "--epochs", "1", "--backend", "cupy", "--out", tmp_path / "r")[0] == 0
     code, out, err = run(capsys, "train", *args, "--epochs", "2", "--backend", "numpy",       # written on cupy,
