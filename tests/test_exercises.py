@@ -163,3 +163,14 @@ def test_the_same_seed_gives_the_same_inputs_and_report():
     stub = ROOT / "lessons" / "exercises" / "ex03_softmax_ce.py"
     first, second = grade(stub, seed=7)[1], grade(stub, seed=7)[1]
     assert "seed 7" in first and first == second
+
+
+def test_the_sigmoid_overflow_inputs_overflow_a_naive_sigmoid_on_every_seed():
+    """The part must fail 1 / (1 + e^−x) whatever the seed: every draw has an |x| above float64's
+    overflow point of e^x (ln(max float64) ≈ 709.78)."""
+    import numpy as np
+    from tinynet.grading.exercises import ex02_sigmoid
+    for seed in range(2000):
+        x = ex02_sigmoid._extremes(np.random.default_rng(seed))["x"]
+        with np.errstate(over="ignore"):
+            assert np.isinf(np.exp(-x)).any(), (seed, x)

@@ -16,8 +16,10 @@ HINT = "dσ/dx = σ(x)(1 − σ(x)); backward multiplies the incoming gy by it."
 
 
 def _extremes(rng):
-    """Large logits of both signs (drawn anew each run): σ of −1000 must not overflow e^1000."""
-    big, mid = rng.uniform(700, 1000), rng.uniform(30, 60)
+    """Large logits of both signs (drawn anew each run): σ of −1000 must not overflow e^1000.
+    At least 750: float64's e^x overflows only above x ≈ 709.78, so a draw of 700–709 would let a
+    naive 1 / (1 + e^−x) through on some seeds."""
+    big, mid = rng.uniform(750, 1000), rng.uniform(30, 60)
     return {"x": np.array([-big, -mid, 0.0, mid, big])}
 
 
@@ -43,7 +45,7 @@ def no_overflow(mod, inp):
             y = get(mod, "sigmoid")(Tensor(inp["x"]))
     except FloatingPointError as e:
         return {"overflow": str(e)}
-    return {"σ of large logits (±700 to ±1000)": y}
+    return {"σ of large logits (±750 to ±1000)": y}
 
 
 @ex.part("backward: ∂L/∂x equals tinynet's", HINT, uses=["Sigmoid.forward", "Sigmoid.backward"],
