@@ -9,7 +9,7 @@
 # accuracies (those claims then say "needs a full run").
 
 # %%
-from _common import ROOT, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
+from _common import ROOT, WORKERS, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import math
 import time
 
@@ -17,7 +17,7 @@ import numpy as np
 
 import tinynet as tn
 import tinynet.functional as F
-from tinynet import data, models, nn, optim
+from tinynet import data, models, nn, optim, parallel
 from tinynet.train import Progress, evaluate
 from data_tools.mnist import load_mnist
 
@@ -63,23 +63,25 @@ say(f"""
 
 
 def train(model, opt, train_set, batch, epochs, label, test_set, transform, quiet=False):
-    """The loop every article writes, with per-batch losses (and batch sizes) recorded."""
+    """The loop every article writes, with per-batch losses (and batch sizes) recorded. Its
+    ``loss = F.cross_entropy(model(xb), yb); loss.backward()`` is split over the cores here
+    (``workers.forward_backward``, lesson 16: the same gradient up to float32 round-off)."""
     loader = data.DataLoader(train_set, batch_size=batch, shuffle=True, seed=0)
     test_loader = data.DataLoader(scaled(test_set, transform), batch_size=500)
     losses, sizes, accs, t0 = [], [], [], time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        bar = Progress(len(train_set), f"{label} epoch {epoch}/{epochs}")
-        for xb, yb in loader:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            sizes.append(len(yb))
-            bar.update(len(yb), loss=losses[-1])
-        bar.close()
-        accs.append(evaluate(model, test_loader)["accuracy"])
+    with parallel.Workers(model, WORKERS) as workers:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            bar = Progress(len(train_set), f"{label} epoch {epoch}/{epochs}")
+            for xb, yb in loader:
+                opt.zero_grad()
+                loss, _ = workers.forward_backward(xb, yb, F.cross_entropy)
+                opt.step()
+                losses.append(loss)
+                sizes.append(len(yb))
+                bar.update(len(yb), loss=losses[-1])
+            bar.close()
+            accs.append(evaluate(model, test_loader, workers=workers)["accuracy"])
         if not quiet or epoch == epochs:
             print(f"  {label} epoch {epoch}/{epochs}: mean training loss {np.mean(losses[-len(loader):]):.4f}, "
                   f"test accuracy {accs[-1]:.2%}  ({time.time() - t0:.0f} s)")
@@ -314,16 +316,17 @@ def train_steps(model, train_set, steps):
     """Adam lr 1e-3, batch 64, exactly ``steps`` steps (the data reshuffled at every pass); test accuracy."""
     opt, done, seed = optim.Adam(model.parameters(), lr=1e-3), 0, 0
     model.train()
-    while done < steps:
-        for xb, yb in data.DataLoader(train_set, batch_size=64, shuffle=True, seed=seed):
-            opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            opt.step()
-            done += 1
-            if done == steps:
-                break
-        seed += 1
-    return evaluate(model, data.DataLoader(scaled(test, STD), batch_size=500))["accuracy"]
+    with parallel.Workers(model, WORKERS) as workers:
+        while done < steps:
+            for xb, yb in data.DataLoader(train_set, batch_size=64, shuffle=True, seed=seed):
+                opt.zero_grad()
+                workers.forward_backward(xb, yb, F.cross_entropy)    # = F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+                done += 1
+                if done == steps:
+                    break
+            seed += 1
+        return evaluate(model, data.DataLoader(scaled(test, STD), batch_size=500), workers=workers)["accuracy"]
 
 
 curve = {}

@@ -5,7 +5,7 @@
 # only. We compute all of them for a trained CNN, and check each by brute-force counting.
 
 # %%
-from _common import ROOT, lesson, say, check, claim, figure, savefig, trained_model, finish   # first: paths, one BLAS thread
+from _common import ROOT, WORKERS, lesson, say, check, claim, figure, savefig, trained_model, finish   # first: paths, one BLAS thread
 import numpy as np
 
 import tinynet as tn
@@ -28,12 +28,13 @@ say("""
 
 def train(model):
     loader = data.DataLoader(data.mnist("train", limit=2000 if args.quick else None), 64, shuffle=True, seed=0)
-    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=1 if args.quick else 2, progress=False)
+    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=1 if args.quick else 2, progress=False,
+        workers=WORKERS)
 
 
 model, _ = trained_model(ROOT / "lessons" / "out" / "10" / "cnn_r5.npz", models.cnn, train)
 test = data.mnist("test", limit=2000 if args.quick else None)
-result = evaluate(model, data.DataLoader(test, 500))
+result = evaluate(model, data.DataLoader(test, 500), workers=WORKERS)
 y, p = result["labels"], result["predictions"]
 print(f"  test accuracy {result['accuracy']:.2%} on {len(y):,} images")
 

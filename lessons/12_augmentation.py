@@ -5,7 +5,7 @@
 # test digits and see what a trained CNN makes of them, then train with and without augmentation.
 
 # %%
-from _common import ROOT, lesson, say, check, claim, savefig, trained_model, finish   # first: paths, one BLAS thread
+from _common import ROOT, WORKERS, lesson, say, check, claim, savefig, trained_model, finish   # first: paths, one BLAS thread
 import numpy as np
 
 import tinynet as tn
@@ -56,7 +56,8 @@ say("""
 
 def train_plain(model):
     loader = data.DataLoader(data.mnist("train", limit=2000 if QUICK else None), 64, shuffle=True, seed=0)
-    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=1 if QUICK else 2, progress=False)
+    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=1 if QUICK else 2, progress=False,
+        workers=WORKERS)
 
 
 tn.manual_seed(0)
@@ -69,7 +70,7 @@ CHANGES = [("none", {}), ("rotate 15°", dict(angle=15)), ("rotate 30°", dict(a
 def accuracy(model, images, labels, transform=None):
     x = images if transform is None else transform(images)
     ds = data.TensorDataset(x, labels.astype(np.int64))
-    return evaluate(model, data.DataLoader(ds, 500))["accuracy"]
+    return evaluate(model, data.DataLoader(ds, 500), workers=WORKERS)["accuracy"]
 
 
 robust = {name: accuracy(cnn, warp(x_test, **kw), y_test) for name, kw in CHANGES}
@@ -112,7 +113,8 @@ for name, transform in [("without augmentation", norm), ("with augmentation", da
     tn.manual_seed(0)
     model = models.lenet()
     loader = data.DataLoader(data.mnist("train", transform=transform, limit=n_train), 64, shuffle=True, seed=0)
-    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=epochs, progress=False, log=None)
+    fit(model, optim.Adam(model.parameters(), lr=1e-3), loader, epochs=epochs, progress=False, log=None,
+        workers=WORKERS)
     results[name] = (accuracy(model, norm(x_test), y_test), accuracy(model, norm(x_jittered), y_test))
     print(f"  {name:22s} plain test {results[name][0]:.2%}   distorted test {results[name][1]:.2%}")
 gain_plain = results["with augmentation"][0] - results["without augmentation"][0]

@@ -6,7 +6,7 @@
 # (matmul, tanh, softmax, LayerNorm), with their accuracy and size beside the CNNs'.
 
 # %%
-from _common import lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
+from _common import WORKERS, lesson, say, check, claim, savefig, finish   # first: paths, and one BLAS thread
 import math
 import time
 
@@ -15,7 +15,7 @@ import numpy as np
 import tinynet as tn
 import tinynet.functional as F
 import tinynet.nn as nn
-from tinynet import data, models, optim
+from tinynet import data, models, optim, parallel
 from tinynet.train import evaluate
 from data_tools.mnist import load_mnist
 
@@ -170,14 +170,15 @@ def train(model, label):
     params = list(model.parameters())
     opt, t0 = optim.Adam(params, lr=1e-3), time.time()
     loader = data.DataLoader(train_set, batch_size=64, shuffle=True, seed=0)
-    for epoch in range(EPOCHS):
-        model.train()
-        for xb, yb in loader:
-            opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            clip_grad_norm(params, 5.0)
-            opt.step()
-    acc = evaluate(model, data.DataLoader(test_set, 250))["accuracy"]
+    with parallel.Workers(model, WORKERS) as workers:          # the batch split over the cores: lesson 16
+        for epoch in range(EPOCHS):
+            model.train()
+            for xb, yb in loader:
+                opt.zero_grad()
+                workers.forward_backward(xb, yb, F.cross_entropy)   # = F.cross_entropy(model(xb), yb).backward()
+                clip_grad_norm(params, 5.0)
+                opt.step()
+        acc = evaluate(model, data.DataLoader(test_set, 250), workers=workers)["accuracy"]
     print(f"  {label:10s} {model.num_parameters():>8,} parameters   test accuracy {acc:.2%}   ({time.time() - t0:.0f} s)")
     return acc
 

@@ -6,14 +6,14 @@
 # on digits 0–4, then learn digits 5–9 (and Fashion-MNIST) four ways.
 
 # %%
-from _common import lesson, say, check, claim, savefig, savegraph, trained_model, finish   # first: paths, one BLAS thread
+from _common import WORKERS, lesson, say, check, claim, savefig, savegraph, trained_model, finish   # first: paths, one BLAS thread
 import time
 
 import numpy as np
 
 import tinynet as tn
 import tinynet.functional as F
-from tinynet import data, finetune, models, optim
+from tinynet import data, finetune, models, optim, parallel
 from tinynet.train import evaluate
 from tinynet.viz import graph_nodes
 from data_tools.mnist import DatasetNotFoundError, load_fashion_mnist, load_mnist
@@ -43,19 +43,20 @@ def steps(model, dataset, n_steps, lr=1e-3, batch=64, params=None):
     opt = optim.Adam(params if params is not None else [p for p in model.parameters() if p.requires_grad], lr=lr)
     loader, done, t0 = data.DataLoader(dataset, min(batch, len(dataset)), shuffle=True, seed=0), 0, time.time()
     model.train()
-    while done < n_steps:
-        for xb, yb in loader:
-            opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            opt.step()
-            done += 1
-            if done == n_steps:
-                break
+    with parallel.Workers(model, WORKERS) as workers:           # the batch split over the cores: lesson 16
+        while done < n_steps:
+            for xb, yb in loader:
+                opt.zero_grad()
+                workers.forward_backward(xb, yb, F.cross_entropy)   # = F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+                done += 1
+                if done == n_steps:
+                    break
     return time.time() - t0
 
 
 def accuracy(model, dataset):
-    return evaluate(model, data.DataLoader(dataset, 500))["accuracy"]
+    return evaluate(model, data.DataLoader(dataset, 500), workers=WORKERS)["accuracy"]
 
 
 test_b = task(x_te, y_te, range(5, 10), limit=500 if QUICK else None)
@@ -194,19 +195,20 @@ def learning_curve(model, dataset, n_steps, every, seed):
     """Adam lr 1e-3, batch 64: [(step, training seconds so far, accuracy on probe_set)] every ``every`` steps."""
     opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     points, done, secs, epoch = [], 0, 0.0, 0
-    while done < n_steps:
-        for xb, yb in data.DataLoader(dataset, min(64, len(dataset)), shuffle=True, seed=seed + 1000 * epoch):
-            t0 = time.time()
-            model.train()
-            opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            opt.step()
-            secs, done = secs + time.time() - t0, done + 1           # evaluation time is not training time
-            if done % every == 0:
-                points.append((done, secs, accuracy(model, probe_set)))
-            if done == n_steps:
-                break
-        epoch += 1
+    with parallel.Workers(model, WORKERS) as workers:
+        while done < n_steps:
+            for xb, yb in data.DataLoader(dataset, min(64, len(dataset)), shuffle=True, seed=seed + 1000 * epoch):
+                t0 = time.time()
+                model.train()
+                opt.zero_grad()
+                workers.forward_backward(xb, yb, F.cross_entropy)
+                opt.step()
+                secs, done = secs + time.time() - t0, done + 1           # evaluation time is not training time
+                if done % every == 0:
+                    points.append((done, secs, accuracy(model, probe_set)))
+                if done == n_steps:
+                    break
+            epoch += 1
     return points
 
 

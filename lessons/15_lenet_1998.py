@@ -7,7 +7,7 @@
 # once as close to the paper as practical, once with today's defaults (ReLU, Adam, cross-entropy).
 
 # %%
-from _common import lesson, say, check, finish   # first: paths, one BLAS thread
+from _common import WORKERS, lesson, say, check, finish   # first: paths, one BLAS thread
 import time
 
 import numpy as np
@@ -128,8 +128,8 @@ def run(row, paper):
         opt, batch, loss = optim.Adam(model.parameters(), lr=1e-3), 64, F.cross_entropy
     t0 = time.time()
     fit(model, opt, data.DataLoader(train, batch, shuffle=True, seed=0), epochs=EPOCHS, loss_fn=loss,
-        progress=False, log=None)
-    return 1 - evaluate(model, test)["accuracy"], time.time() - t0
+        progress=False, log=None, workers=WORKERS)
+    return 1 - evaluate(model, test, workers=WORKERS)["accuracy"], time.time() - t0
 
 
 results = {}
@@ -138,7 +138,9 @@ for row in PAPER:
     (e_p, s_p), (e_t, s_t) = results[row]
     print(f"  {row:20s} paper {PAPER[row][0]:5.2f} %   paper-like {100 * e_p:5.2f} % ({s_p:4.0f} s)   "
           f"today {100 * e_t:5.2f} % ({s_t:4.0f} s)")
-LEARNS = 0.8 if QUICK else 0.1      # quick: about 60 steps, so only "better than chance (90 % error)"
+# quick: about 60 steps, so only "better than chance (90 % error)"; full: the paper's own linear
+# classifier has 12 % error (a least-squares linear classifier of MNIST has about 14 %), so 20 %.
+LEARNS = 0.8 if QUICK else 0.2
 check(f"every network learns (test error under {LEARNS:.0%}; chance is 90 %)",
       all(max(p[0], t[0]) < LEARNS for p, t in results.values()))
 

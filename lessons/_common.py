@@ -34,6 +34,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from verdicts import VERDICTS  # noqa: E402,F401  (correct, wrong, ambiguous, unverifiable)
+from tinynet.parallel import MAX_WORKERS, available_cores  # noqa: E402
+
+# The lessons that train split every batch over the cores (data parallelism: lesson 16), one BLAS
+# thread per worker. Their numbers depend a little on the worker count (the order of a sum), so
+# the title line prints it; TINYNET_LESSONS_WORKERS=1 trains in one thread.
+WORKERS_ENV = "TINYNET_LESSONS_WORKERS"
+_workers = os.environ.get(WORKERS_ENV, "").strip()
+if _workers and not (_workers.isdigit() and 1 <= int(_workers) <= MAX_WORKERS):
+    sys.exit(f"{WORKERS_ENV}={_workers!r}: use a whole number from 1 to {MAX_WORKERS}, or nothing for every core")
+WORKERS = int(_workers) if _workers else available_cores()
 CLAIMS = {}     # "A3" -> {"article", "text", "verdict", "value", "lesson", "mode"}
 RUN = {}        # this lesson: number, args, failures, passes, start time
 
@@ -58,7 +68,7 @@ def lesson(number, title):
     args.quick = args.quick or quick_env == "1"
     args.out.mkdir(parents=True, exist_ok=True)
     RUN.update(number=f"{number:02d}", args=args, failed=[], passed=0, t0=time.time())
-    mode = "quick mode: small subsets, few steps" if args.quick else "full mode"
+    mode = ("quick mode: small subsets, few steps" if args.quick else "full mode") + f", {WORKERS} worker{'s' * (WORKERS > 1)}"
     print(f"{'═' * 78}\nLesson {number:02d} · {title}   ({mode})\n{'═' * 78}")
     return args
 

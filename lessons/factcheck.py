@@ -14,6 +14,7 @@ import _common  # noqa: I001  (first: paths, and one BLAS thread, before numpy l
 import argparse
 import contextlib
 import datetime
+import os
 import runpy
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def main():
     mode = "quick" if args.quick else "full"
     print(f"Fact-check of the five MNIST articles: running {len(paths)} lessons in {mode} mode "
           f"(their output goes to {log_dir})")
-    failed, timings = [], []
+    failed, timings, started, load_start = [], [], time.time(), os.getloadavg()[0]
     for path in paths:
         before = len(_common.CLAIMS)
         ok, secs = run_lesson(path, args.quick, log_dir)
@@ -101,12 +102,19 @@ def main():
     missing = [c for c in ALL_IDS if c not in claims]
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
+    if subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                      capture_output=True, text=True).stdout.strip():
+        commit += " with uncommitted changes"
+    minutes, load_end = (time.time() - started) / 60, os.getloadavg()[0]
     head = [
         "# Fact-check of the five MNIST articles",
         "",
         f"Produced by `python lessons/factcheck.py{' --quick' if args.quick else ''}` on "
-        f"{datetime.date.today()} (commit {commit}), **{mode} mode**: every number in the last-but-one "
-        "column was computed by the lesson named in the last column during this run.",
+        f"{datetime.date.today()} (commit {commit}), **{mode} mode**, in {minutes:.0f} minutes "
+        f"({len(paths)} lessons, {_common.WORKERS} worker{'s' * (_common.WORKERS > 1)}, load average "
+        f"{load_start:.1f} at the start and {load_end:.1f} at the end; "
+        f"{'every lesson passed' if not failed else 'failed: ' + ', '.join(failed)}): every number in the "
+        "last-but-one column was computed by the lesson named in the last column during this run.",
         "The claims, where they are in the articles and the rule that decides each verdict are listed in "
         "`lessons/claims.md`. *How decided*: a rule on the numbers computed here, or a judgement (a reading "
         "of the text, not a measurement) with its reason. \"wrong\" rows give the right value.",

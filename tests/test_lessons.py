@@ -2,6 +2,7 @@
 saves its figures; every article claim A1–A92 is checked by exactly one lesson; the fact-check
 collects the lessons' verdicts into its table.
 """
+import os
 import re
 import subprocess
 import sys
@@ -51,6 +52,25 @@ def test_factcheck_collects_the_lessons_claims_into_a_markdown_table(tmp_path):
     assert "| A1 |" in table and "| A16 |" in table and "| A30 |" not in table
     assert "Not checked in this run:" in table and "A92" in table.split("Not checked in this run:")[1]
     assert table in r.stdout
+    header = table.split("| id |")[0]
+    assert re.search(r"in \d+ minutes \(2 lessons, \d+ workers?, load average [\d.]+ at the start and [\d.]+ at the "
+                     r"end; every lesson passed\)", header), header
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "2.5", "65", "1e3"])
+def test_a_bad_worker_count_for_the_lessons_is_one_line_naming_the_variable(value, tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "lessons" / "05_pooling_and_shapes.py"), "--quick", "--out", tmp_path],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "TINYNET_LESSONS_WORKERS": value})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "TINYNET_LESSONS_WORKERS" in r.stderr, r.stderr
+
+
+def test_the_lessons_train_on_the_worker_count_they_print(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "lessons" / "05_pooling_and_shapes.py"), "--quick", "--out", tmp_path],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "TINYNET_LESSONS_WORKERS": "1"})
+    assert r.returncode == 0 and "quick mode: small subsets, few steps, 1 worker)" in r.stdout, r.stdout[-2000:]
 
 
 def test_claim_registry_records_verdicts_and_turns_a_crashing_check_into_a_failure(capsys):
