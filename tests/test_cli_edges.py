@@ -85,7 +85,10 @@ def test_the_warnings_filter_is_only_around_the_command(capsys):
 
 # --- 3. Fashion-MNIST missing: one line ------------------------------------------------------------
 
-def test_missing_fashion_mnist_is_one_line(tmp_path, capsys, ckpt):
+def test_missing_fashion_mnist_is_one_line(tmp_path, capsys, ckpt, monkeypatch):
+    import data_tools.mnist                                # missing here even where Debian's package is installed
+    monkeypatch.setattr(data_tools.mnist, "FASHION_SYSTEM_DIR", tmp_path / "no-system-copy")
+    monkeypatch.delenv("TINYNET_DATA", raising=False)
     code, _, err = run(capsys, "finetune", "--from", ckpt, "--task", "fashion", "--method", "head",
                        "--data-dir", tmp_path / "nonexistent", "--out", tmp_path / "ft")
     one_error_line(code, err, "finetune")
