@@ -187,7 +187,9 @@ say("""
     reach a stated accuracy.
 """)
 K_CURVE, CURVE_STEPS, EVERY = (20, 20, 5) if QUICK else (100, 400, 25)
-TARGET = 0.5 if QUICK else 0.95
+# The target sits below both methods' plateaus: at K = 100, scratch levels off near 95.5 %, so a 95 %
+# target was reached or missed by evaluation noise (one seed of three never reached it).
+TARGET = 0.5 if QUICK else 0.90
 probe_set = task(x_te, y_te, range(5, 10), limit=200 if QUICK else 1000)
 
 
@@ -273,10 +275,12 @@ def _():
     gain = {K: float(diffs[K].mean()) for K in Ks}
     se = {K: float(diffs[K].std(ddof=1) / np.sqrt(len(diffs[K]))) for K in Ks}
     return dict(gain_few=gain[Ks[0]], se_few=se[Ks[0]], gain_many=gain[Ks[-1]], se_many=se[Ks[-1]], steps_ratio=steps_ratio), (
-        f"same {N_STEPS} steps, mean of {SEEDS[Ks[0]]} seeds: {rows}. Full fine-tuning − scratch: "
+        f"K labelled images per class, same {N_STEPS} steps, mean of {SEEDS[Ks[0]]} seeds (head: a new head on the frozen "
+        f"pre-trained body; lora: rank-4 LoRA): {rows}. Full fine-tuning − scratch: "
         + ", ".join(f"{100 * gain[K]:+.1f} ± {200 * se[K]:.1f} points (2 s.e.) at K={K}" for K in Ks)
         + f". To reach {TARGET:.0%} at K={K_CURVE} (evaluated every {EVERY} steps): scratch {reach_text('scratch')}; "
-        f"fine-tuned {reach_text('full')}; a head-only probe trains "
+        f"fine-tuned {reach_text('full')}; steps ratio fine-tuned / scratch {steps_ratio:.2f} (at most 0.5 would be "
+        f"'greatly cuts'); a head-only probe trains "
         f"{table[Ks[-1], 'head'][2]:,} weights instead of {table[Ks[-1], 'scratch'][2]:,}")
 
 
