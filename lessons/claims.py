@@ -298,9 +298,9 @@ ALL = [
     C("A37", "07", "004", "§3.2 step 5 (L60); 001/003/004 eval", "the class with the highest probability is the prediction (torch.max(outputs, 1))",
       equals("correct iff argmax of the logits equals argmax of softmax(logits) for every image", "agree", 1.0, 0.99)),
     # ── lesson 08: optimisers ─────────────────────────────────────────────────────────────────
-    C("A33", "08", "002", "§4.5 (L99–107)", "SGD: θ = θ − η∇L(θ)",
-      Judgement("correct", "the definition of plain gradient descent (tinynet's SGD is checked against it "
-                           "separately); note that 003/004 train with momentum 0.9, a different update")),
+    C("A33", "08", "002", "§4.5 (L101–107); 003 L114, L306; 001 L252; 004 L174; 002 L150", "SGD: θ = θ − η∇L(θ)",
+      Judgement("correct", "the definition of plain gradient descent (tinynet's SGD is checked against it separately); "
+                           "note that 003's listings train with momentum 0.9, a different update, and 001/004 with Adam")),
     C("A34", "08", "000", "§3.3 (L55); 001 §9.3 (L416–419); 002 L150; 004 L174", "Adam has adaptive learning rates",
       Rule("Adam by hand in NumPy, first step, on weights whose gradients range from 1e-4 to 5e3: correct iff the "
            "effective rate |step|/|g| differs between weights by more than 10× (a global rate would give 1×)",
