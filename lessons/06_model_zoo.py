@@ -272,8 +272,8 @@ check("(N, 28, 28) is refused with a message naming the expected shape; (N, 1, 2
 
 @claim("A62")
 def _():
-    return {}, (f"tinynet refuses (N, 28, 28): {no_channel.split(':')[0]}; x[..., None] / x[:, None] is the safe form. "
-                "The listing is cut off at validation_split")
+    return {}, (f"tinynet, like Keras 2, refuses (N, 28, 28): {no_channel.split(':')[0]}; adding the channel axis "
+                "(x[..., None] in Keras, x[:, None] here) works in every version. The listing is cut off at validation_split")
 
 
 say("""

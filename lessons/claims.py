@@ -266,9 +266,10 @@ ALL = [
     C("A48", "06", "004", "§2.1 (L17); 001 §2.1 (L19); all titles", "large models have millions to billions of parameters",
       Judgement("ambiguous", "a definition, not a fact to measure; by it none of the articles' own models (counted "
                              "by the lesson, all < 1 M parameters) is a large model")),
-    C("A62", "06", "002", "§5.1–5.3 (L115–157)", "x_train (60000, 28, 28) fed to Conv2D(input_shape=(28,28,1)) without reshape",
-      Judgement("ambiguous", "depends on the Keras version, which the article does not give (Keras is not installed "
-                             "here); the lesson shows tinynet refusing (N, 28, 28)")),
+    C("A62", "06", "002", "§5.1–5.3 (L124, L140, L157)", "x_train (60000, 28, 28) fed to Conv2D(input_shape=(28,28,1)) without reshape",
+      Judgement("ambiguous", "depends on the version, which the article does not give: Keras 2 / TF 1.x raise 'ValueError: "
+                             "expected conv2d_input to have 4 dimensions'; recent tf.keras 2.x and Keras 3 models add the "
+                             "missing trailing axis of size 1 themselves (not run: no Keras here)")),
     C("A85", "06", "000", "§2.1 (L19); 002 §2.1 (L15)", "a large model is a deep-learning language model / CNNs, RNNs, Transformers are large models",
       Judgement("ambiguous", "definitions that contradict each other: 'large' is about scale, not modality, and the "
                              "series calls small CNNs large")),
