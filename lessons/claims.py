@@ -96,6 +96,11 @@ def _a80(moderate_drop, shift_drop, large_drop):
     return "ambiguous" if moderate_drop <= shift_drop else "wrong"
 
 
+def _a73(right_before, right_after, n):
+    gained = right_after - right_before                 # whole images, so 20 of 10,000 is exactly the 0.2 % margin
+    return "correct" if 500 * gained > n else ("wrong" if 500 * gained < -n else "ambiguous")
+
+
 def _three_way(gain, up, down):
     return "correct" if gain > up else ("wrong" if gain < down else "ambiguous")
 
@@ -399,11 +404,16 @@ ALL = [
            "for batch-to-batch noise in a 200-batch mean), correct if it does",
            lambda lowest: "wrong" if lowest > 2 * 0.003 else "correct", [(dict(lowest=0.04), "wrong"), (dict(lowest=0.004), "correct")])),
     C("A73", "10", "002", "§3.4 (L49–51)", "after the first training, fine-tuning improves generalisation and accuracy",
-      Rule("one more epoch of R5 at lr/10: correct if test accuracy rises by more than 0.2 point, wrong if it falls by "
-           "more than 0.2 point, ambiguous in between (0.2 point ≈ two binomial standard errors at 99 % on 10,000 images)",
-           lambda before, after: _three_way(after - before, 0.002, -0.002),
-           [(dict(before=0.99, after=0.995), "correct"), (dict(before=0.9913, after=0.9920), "ambiguous"),
-            (dict(before=0.99, after=0.985), "wrong")])),
+      Rule("one more epoch of R5 at lr/10, counted in whole test images: correct if the number classified right rises "
+           "by more than 0.2 % of them (20 of 10,000), wrong if it falls by more, ambiguous in between, so exactly +20 "
+           "is ambiguous (0.2 point ≈ two binomial standard errors at 99 % on 10,000 images)",
+           _a73,
+           [(dict(right_before=9900, right_after=9950, n=10000), "correct"),
+            (dict(right_before=9910, right_after=9931, n=10000), "correct"),
+            (dict(right_before=9910, right_after=9930, n=10000), "ambiguous"),
+            (dict(right_before=9930, right_after=9910, n=10000), "ambiguous"),
+            (dict(right_before=9931, right_after=9910, n=10000), "wrong"),
+            (dict(right_before=9900, right_after=9850, n=10000), "wrong")])),
     # ── lesson 11: evaluation ─────────────────────────────────────────────────────────────────
     C("A76", "11", "000", "§3.4 (L58–64)", "accuracy, precision and recall definitions",
       Rule("the definitions applied per class (one vs rest) against brute-force counts over the confusion matrix: "
