@@ -437,8 +437,8 @@ ALL = [
            "±15° and ×0.7/×1.3, shift = at a 4-px shift, large = at 45°. Ink 10 px from the centre moves ≈2.6 px under "
            "a 15° turn and 3 px under ×0.7/×1.3, so the 4-px shift is the translation of comparable size (the change "
            "CNNs are credited with tolerating). Correct if moderate ≤ 5 points and large ≤ 10 (robust even to large "
-           "turns); ambiguous if moderate ≤ shift (as tolerant as of a comparable shift, no more); wrong if rotation "
-           "and scaling cost more than the comparable shift", _a80,
+           "turns); else ambiguous if moderate ≤ shift (at least as tolerant of them as of the comparable shift, but "
+           "not robust to larger ones); wrong if rotation and scaling cost more than the comparable shift", _a80,
            [(dict(moderate_drop=0.02, shift_drop=0.30, large_drop=0.05), "correct"),
             (dict(moderate_drop=0.06, shift_drop=0.307, large_drop=0.38), "ambiguous"),
             (dict(moderate_drop=0.20, shift_drop=0.10, large_drop=0.50), "wrong")])),
