@@ -80,8 +80,9 @@ check("(x−0.5)/0.5 maps [0,1] onto [−1, 1]", xh.min() == -1 and xh.max() == 
 
 @claim("A9")
 def _():
-    return dict(lo=float(xh.min()), hi=float(xh.max())), (f"it gives range [{xh.min():g}, {xh.max():g}] (right value), "
-                                                          f"mean {h_mean:.4f}, std {h_std:.4f}: neither [0,1] nor standardised")
+    return dict(lo=float(xh.min()), hi=float(xh.max())), (f"the code's ToTensor() then Normalize((0.5,),(0.5,)) gives range "
+                                                          f"[{xh.min():g}, {xh.max():g}], mean {h_mean:.4f}, std {h_std:.4f}: "
+                                                          f"not the [0, 1] the text says, nor standardised")
 
 
 say("""

@@ -138,8 +138,8 @@ ALL = [
       Rule("correct iff x/255 has minimum 0 and maximum 1 exactly",
            lambda lo, hi: "correct" if (lo, hi) == (0.0, 1.0) else "wrong",
            [(dict(lo=0.0, hi=1.0), "correct"), (dict(lo=0.0, hi=255.0), "wrong")])),
-    C("A9", "02", "001", "§5.2 (L197–200) vs §3.2 (L53)", "Normalize((0.5,),(0.5,)) scales the pixels to [0, 1]",
-      Rule("correct iff every normalised pixel lies in [0, 1]",
+    C("A9", "02", "001", "§3.2 (L53) vs §5.2 (L197–200)", "the text: preprocessing scales the pixels to [0, 1]; the code: ToTensor() then Normalize((0.5,),(0.5,))",
+      Rule("correct iff every pixel, preprocessed as the code does, lies in [0, 1]",
            lambda lo, hi: "correct" if lo >= 0 and hi <= 1 else "wrong",
            [(dict(lo=0.0, hi=1.0), "correct"), (dict(lo=-1.0, hi=1.0), "wrong")])),
     C("A10", "02", "003", "§3.2.1 (L76, L81), §5.2 (L274)", "Normalize((0.1307,),(0.3081,)) uses MNIST's mean and std",
@@ -227,7 +227,7 @@ ALL = [
     C("A44", "05", "004", "§4.3 (L118)", "pooling turns the 26×26 feature map into 13×13",
       Rule("correct iff 2×2 max pooling (NumPy reshape-max) of a 26×26 map gives 13×13",
            lambda hw: "correct" if hw == (13, 13) else "wrong", [(dict(hw=(13, 13)), "correct"), (dict(hw=(12, 12)), "wrong")])),
-    C("A81", "05", "003", "§4.1.1 (L179); 004 §3.1 (L48), §3.2 (L56)", "pooling reduces spatial size and improves robustness",
+    C("A81", "05", "004", "§3.1 (L48), §3.2 (L56); 003 §4.1.1 (L179, size only)", "pooling reduces spatial size and improves robustness",
       Rule("size: the pool must keep fewer values; robustness: the share of active values unchanged by a 1-px "
            "shift, after vs before pooling: correct if more than 5 points higher, wrong if more than 5 points "
            "lower or the size does not shrink, else ambiguous (5 points: well above the spread between runs "
@@ -237,7 +237,7 @@ ALL = [
             (dict(size_ratio=0.25, same_before=0.20, same_after=0.22), "ambiguous"),
             (dict(size_ratio=0.25, same_before=0.30, same_after=0.10), "wrong"),
             (dict(size_ratio=1.0, same_before=0.01, same_after=0.26), "wrong")])),
-    C("A84", "05", "000", "§3.2 (L46); 002 §2.4; 004 §2.3", "CNNs are good at extracting local features",
+    C("A84", "05", "000", "§3.2 (L46); 001 §3.1 (L49), §4.1 (L87); 002 §4.1 (L63); 003 §4.4 (L247)", "CNNs are good at extracting local features",
       Judgement("correct", "a description of what convolution is: every unit sees a small window (the lesson "
                            "measures the receptive fields); 'good at' is not a measured quantity")),
     # ── lesson 03: autograd, ReLU and Linear ──────────────────────────────────────────────────
@@ -307,7 +307,7 @@ ALL = [
     C("A33", "08", "002", "§4.5 (L101–107); 003 L114, L306; 001 L252; 004 L174; 002 L150", "SGD: θ = θ − η∇L(θ)",
       Judgement("correct", "the definition of plain gradient descent (tinynet's SGD is checked against it separately); "
                            "note that 003's listings train with momentum 0.9, a different update, and 001/004 with Adam")),
-    C("A34", "08", "000", "§3.3 (L55); 001 §9.3 (L416–419); 002 L150; 004 L174", "Adam has adaptive learning rates",
+    C("A34", "08", "001", "§9.3 (L418); Adam is named or used in 000 §3.3 (L55), 001 L252, 002 L150, 004 L174", "Adam has adaptive learning rates",
       Rule("Adam by hand in NumPy, first step, on weights whose gradients range from 1e-4 to 5e3: correct iff the "
            "effective rate |step|/|g| differs between weights by more than 10× (a global rate would give 1×)",
            lambda rate_spread: "correct" if rate_spread > 10 else "wrong",
