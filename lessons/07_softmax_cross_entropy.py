@@ -103,8 +103,10 @@ check("untrained loss ≈ ln 10", abs(mean_ce - math.log(10)) < 0.15, f"{mean_ce
 def _():
     literal_np = float(-(y * logp_np[np.arange(n), y]).sum())
     return dict(literal=literal_np, mean_ce=mean_np), (
-        f"mixes samples and classes: read literally it gives {literal_np:.1f} (and {literal_renamed:.1f} once the "
-        f"classes are renamed); right: L = −(1/N) Σₙ log ŷₙ,yₙ = {mean_np:.4f} here (≈ ln 10 = 2.3026 untrained)")
+        f"mixes samples and classes. Read literally on N = {n:,} images of an untrained model (yᵢ the digit 0–9, ŷᵢ the "
+        f"predicted probability of image i's true digit) the sum is {literal_np:.1f}, and {literal_renamed:.1f} once the "
+        f"digits are relabelled: a loss must not depend on class names, yet here images labelled 0 count for nothing "
+        f"and 9s nine times. Right: L = −(1/N) Σᵢ log ŷᵢ = {mean_np:.4f} here (≈ ln 10 = 2.3026 untrained)")
 
 
 @claim("A31")
