@@ -190,11 +190,13 @@ print(f"  R1: {r1['batches']} batches per epoch; loss at step 100: "
 
 @claim("A54")
 def _():
-    measured = ("" if step100 is None else f"measured: step 100 loss {step100:.3f} (≪ ln 10 = 2.303), ") + \
+    measured = ("" if step100 is None else f"step 100 loss {step100:.3f} (≪ ln 10 = 2.303), ") + \
         f"last step {last_r1:.3f}{' (quick run)' if QUICK else ''}"
     return dict(steps_per_epoch=per_epoch_100), (
         f"an epoch of batch 100 has {per_epoch_100} steps, so Step 900 cannot exist; the f-string "
-        f"would print 'Step [100/600]' and an unrounded loss; {measured}; a loss of 0.64 ≈ p(correct) 0.53 contradicts 98.3 %")
+        f"would print 'Step [100/600]' and an unrounded loss. Measured with the fixed recipe (the published code "
+        f"cannot run: A41, A50): {measured}. A final loss of 0.64 (geometric-mean p(correct) e^−0.64 ≈ 0.53) is "
+        f"implausible beside 98.3 %, though not impossible")
 
 
 windows = [r4["losses"][i:i + 200].mean() for i in range(0, len(r4["losses"]) - 199, 200)]
