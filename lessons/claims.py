@@ -388,7 +388,8 @@ ALL = [
            [(dict(code_runs=True, acc=0.985), "correct"), (dict(code_runs=True, acc=0.95), "wrong"),
             (dict(code_runs=False, acc=0.993), "unverifiable"), (dict(code_runs=False, acc=0.96), "wrong")])),
     C("A65", "10", "003", "§5.4 (L550, L553)", "R4: after two epochs the accuracy reaches 98.0 %",
-      Rule("correct if within 0.5 point of 98.0 %; ambiguous if higher (a floor the log cannot support); wrong if lower. "
+      Rule("correct if within 0.5 point of 98.0 %; ambiguous if higher (the code does better than stated, so 98.0 % is at "
+           "most a floor, not its result); wrong if lower. "
            + WHY_POINT, _a65, [(dict(acc=0.981), "correct"), (dict(acc=0.9887), "ambiguous"), (dict(acc=0.97), "wrong")])),
     C("A66", "10", "004", "§5.4 (L212–214)", "R5: accuracy usually above 98 %",
       Rule("correct iff most of the 10 epochs end above 98 % ('usually')",
