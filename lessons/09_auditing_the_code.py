@@ -66,7 +66,8 @@ for name, files in listings.items():
 def _():
     status = report["000 §5"][0]
     return (dict(syntax_error=status.startswith("SyntaxError")),
-            f"{status}: the listing stops inside forward() (article ends mid-expression); no training loop, no result")
+            f"{status}: in the copy we have, the listing stops inside forward() where the stored text ends "
+            f"mid-expression (002 and 004 also end mid-sentence, so the published page may go on); no training loop, no result")
 
 
 @claim("A50")

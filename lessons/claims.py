@@ -316,8 +316,9 @@ ALL = [
       Judgement("ambiguous", "a rule of thumb without conditions; the lesson's one-epoch race (shown) ranks the "
                              "optimisers at one learning rate and budget, which can neither confirm nor refute it")),
     # ── lesson 09: the code listings ──────────────────────────────────────────────────────────
-    C("A49", "09", "000", "§5 (L91–110)", "'example code for MNIST classification in PyTorch'",
-      fails("wrong iff the listing does not parse (Python's ast); a complete example must at least parse", "syntax_error")),
+    C("A49", "09", "000", "§5 (L91–111)", "'example code for MNIST classification in PyTorch'",
+      fails("wrong iff the listing does not parse (Python's ast); a complete example must at least parse (judged on "
+            "the stored copy of the article, which ends inside the listing)", "syntax_error")),
     C("A50", "09", "001", "§5.2 (L258–259, L275–276)", "images = images.to(device)",
       fails("wrong iff 'device' is used in the listing and never bound", "device_undefined")),
     C("A51", "10", "001", "§5.2 (L237, L271–280)", "evaluation under torch.no_grad() without model.eval() (model has Dropout 0.5)",
