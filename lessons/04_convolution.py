@@ -189,7 +189,8 @@ check("the element-wise product of 28×28 and 3×3 is an error; conv gives 26×2
 
 @claim("A19")
 def _():
-    return {}, f"⊙ as the element-wise product fails here ({hadamard[:60]}…); as convolution it gives {engine.shape}"
+    return {}, (f"⊙ as the element-wise product is undefined for 28×28 and 3×3 ({hadamard.strip()}); as convolution, "
+                f"as the article declares, it gives {engine.shape}")
 
 
 say("""

@@ -184,8 +184,9 @@ ALL = [
     C("A18", "04", "004", "§4.1 (L91–100)", "y_ij = Σ_m Σ_n x_{i+m,j+n}·w_mn + b",
       formula(": the six-loop formula (channels summed, bias added) vs NumPy einsum over sliding windows")),
     C("A19", "04", "001", "§4.1 (L89–95)", "output = input ⊙ kernel + bias (⊙ = convolution)",
-      Judgement("ambiguous", "notation: ⊙ usually denotes the element-wise product (undefined for 28×28 and 3×3, "
-                             "as the lesson shows); read as convolution the formula is right")),
+      Judgement("ambiguous", "notation: ⊙ is declared as convolution here (L95), and so read the formula is right; but "
+                             "⊙ usually denotes the element-wise product, and the article itself later uses it between "
+                             "patches and K (L133, A21)")),
     C("A20", "04", "001", "§4.2 (L119), §4.3 (L145)", "X ∈ R^{28×28}, K ∈ R^{3×3} → Y ∈ R^{28×28}",
       Rule("output sizes by the loop formula: correct if 28×28 without padding; ambiguous if only with padding 1 "
            "(which the article does not state, and its code does not use); else wrong",
