@@ -168,7 +168,8 @@ def _():
              "standardisation": ("mean", "std", "Normalization", "StandardScaler")}
     present = [k for k, words in kinds.items() if any(w in found for w in words)]
     return dict(kinds_found=len(present)), (f"found in the code: {', '.join(present) or 'none of the three'}; it only scales "
-                                            f"({len(scaling)} lines of x/255) and one-hot encodes (lessons 02 and 12 do the rest)")
+                                            f"({len(scaling)} lines of x/255) and one-hot encodes (standardisation: lesson 02; augmentation: "
+                                            f"lesson 12; cleaning: none)")
 
 
 # %%

@@ -165,7 +165,8 @@ def _():
     windows = np.lib.stride_tricks.sliding_window_view(x4, (3, 3), axis=(2, 3))     # (N, C, 5, 4, 3, 3)
     reference = np.einsum("ncijmq,ocmq->noij", windows, w4) + b4[None, :, None, None]
     err = float(np.abs(ref - reference).max())
-    return dict(err=err), (f"the formula summed over channels too, six loops = NumPy einsum over windows (max diff "
+    return dict(err=err), (f"the formula (single-channel in the article), extended with the sum over input channels it "
+                           f"omits: six loops = NumPy einsum over windows (max diff "
                            f"{err:.0e}); tinynet's conv2d is checked against the loops separately (diff {d6:.0e}, gradcheck)")
 
 

@@ -162,7 +162,9 @@ declared = CNNModel001().num_parameters()
 def _():
     per_image = flat["cnn_001"]
     return dict(features=per_image), (f"without padding one image gives 64×5×5 = {per_image:,} features, not 3,136: batch 100 → "
-                                      f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
+                                      f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]} (PyTorch: "
+                                      f"RuntimeError); a batch of 49 gives {49 * per_image / 3136:g} rows, so the loss then "
+                                      f"fails on {49 * per_image // 3136} outputs against 49 labels. "
                                       f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
 
 
@@ -207,7 +209,11 @@ check("every fully connected layer maps to fewer dimensions", all(i > o for _, i
 @claim("A46")
 def _():
     up = [(n, i, o) for n, i, o in linears if o > i]
-    return dict(n_up=len(up)), "every FC layer in the articles' models reduces: " + ", ".join(f"{i}→{o}" for _, i, o in linears)
+    chains = {}
+    for name, i, o in linears:                          # each model's Linear layers in order: lenet 320→50→10
+        chains.setdefault(name, [i]).append(o)
+    return dict(n_up=len(up)), ("every FC layer in the articles' models reduces: "
+                                + ", ".join(f"{name} {'→'.join(map(str, dims))}" for name, dims in chains.items()))
 
 
 def kinds(model):
