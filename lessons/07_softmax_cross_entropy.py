@@ -45,9 +45,10 @@ check("softmax rows sum to 1", np.allclose(p.sum(1), 1, atol=1e-6))
 @claim("A36")
 def _():
     return (dict(min_out=float(z.min()), max_row_err=float(np.abs(z.sum(1) - 1).max())),
-            f"the PyTorch models' fc2 gives logits: row sums {z.sum(1).min():.2f}…{z.sum(1).max():.2f}, "
-            f"{(z < 0).mean():.0%} negative; softmax (inside CrossEntropyLoss) makes probabilities (Keras's Dense(10, softmax) "
-            "would, but 004 is PyTorch)")
+            f"the PyTorch models' fc2 gives logits (untrained padded CNN, {n} digits): row sums {z.sum(1).min():.2f}…"
+            f"{z.sum(1).max():.2f}, {(z < 0).mean():.0%} negative; softmax (inside CrossEntropyLoss) makes probabilities, and "
+            "004's prediction (L198) takes the max of these raw logits (Keras's Dense(10, softmax) would give "
+            "probabilities, but 004 is PyTorch)")
 
 
 same = np.array_equal(z.argmax(1), p.argmax(1))
