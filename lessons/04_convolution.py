@@ -299,8 +299,10 @@ def _():
     maps_np = np.array([np.maximum(0, correlate_reference(X, k[0])) for k in kernels])   # Conv+ReLU in NumPy
     formula_np = np.tensordot(theta, maps_np, axes=1)
     return dict(formula_min=float(formula_np.min()), layer_min=float(maps_np.min())), (
+        f"the text calls gᵢ(x) the kernel and θᵢ its weight, but the kernel is the weight and does not depend on x; "
+        f"Σᵢ θᵢ·f(·) is an activation followed by a weighted sum, while a conv layer is f(Σ w⋆x + b). The sign shows it: "
         f"with θ = {theta.tolist()} the formula reaches {formula_np.min():.2f} < 0, a Conv+ReLU layer never does "
-        f"(min {maps_np.min():.0f}); the kernel is the weight, f comes after Σ w⋆x + b")
+        f"(min {maps_np.min():.0f})")
 
 
 # %%
