@@ -196,7 +196,9 @@ best = max(results, key=lambda k: results[k][0])
 def _():
     text = ", ".join(f"{k} {v[0]:.1%}" for k, v in results.items())
     return {}, (f"1 epoch of LeNet on {n_train:,} images, same batches: {text} "
-                f"(best here: {best}; the ranking changes with learning rates and budgets)")
+                f"(best here: {best}; the ranking changes with learning rates and budgets). The race varies neither "
+                f"batch size nor data size and is not a speed test, so it does not test the claim; 'small batches' "
+                f"(小批量训练数据, L417) may also mean small amounts of data, beside L418–419's 'large-scale data'")
 
 
 # %%

@@ -313,7 +313,7 @@ ALL = [
            "effective rate |step|/|g| differs between weights by more than 10× (a global rate would give 1×)",
            lambda rate_spread: "correct" if rate_spread > 10 else "wrong",
            [(dict(rate_spread=5e7), "correct"), (dict(rate_spread=1.0), "wrong")])),
-    C("A35", "08", "001", "§9.3 (L415–421)", "SGD suits small batches and is fast; RMSprop suits large-scale data",
+    C("A35", "08", "001", "§9.3 (L415–421)", "SGD suits small batches (or small data) and is fast; Adam and RMSprop suit large-scale data",
       Judgement("ambiguous", "a rule of thumb without conditions; the lesson's one-epoch race (shown) ranks the "
                              "optimisers at one learning rate and budget, which can neither confirm nor refute it")),
     # ── lesson 09: the code listings ──────────────────────────────────────────────────────────
