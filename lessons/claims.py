@@ -147,7 +147,7 @@ ALL = [
            "constants; 5e-4 still separates the training set from the test set, whose mean is 0.1325)",
            lambda mean, std: "correct" if within(mean, 0.1307, 5e-4) and within(std, 0.3081, 5e-4) else "wrong",
            [(dict(mean=0.13066, std=0.30811), "correct"), (dict(mean=0.1325, std=0.3105), "wrong")])),
-    C("A11", "10", "004", "§5.2 (L162–163)", "transform=ToTensor() only: inputs in [0, 1], no Normalize",
+    C("A11", "10", "004", "§5.2 (L162–163)", "004 trains on ToTensor() inputs in [0, 1], without Normalize, and still does well",
       Rule("after one epoch: wrong if standardised inputs beat [0, 1] inputs by more than 1 point (then "
            "Normalize matters); else correct if both exceed 97 % (1 point under the articles' 98 %); else ambiguous",
            lambda acc01, acc_std: "wrong" if acc_std - acc01 > 0.01 else ("correct" if min(acc01, acc_std) > 0.97 else "ambiguous"),
@@ -223,7 +223,7 @@ ALL = [
             (dict(literal_hw=(27, 27), pool_hw=(14, 14), strided_err=1.0), "wrong")])),
     C("A27", "05", "003", "§4.2.2 (L208–214)", "h_i = max_{j∈S_i} f_θ(x_j), S_i the pooling window",
       formula(": max over the 196 windows S_i (loop) vs NumPy reshape-max of 2×2 blocks")),
-    C("A39", "05", "003", "L99–100; 000 L110", "relu(max_pool2d(conv(x), 2)): ReLU after the pool",
+    C("A39", "05", "003", "L99–100; 000 L110", "relu(max_pool2d(conv(x), 2)), ReLU after the pool, is the usual conv → ReLU → pool",
       formula(": relu(maxpool(x)) vs maxpool(relu(x)) in NumPy, 8×16×24×24 random values (the order does not matter)")),
     C("A44", "05", "004", "§4.3 (L118)", "pooling turns the 26×26 feature map into 13×13",
       Rule("correct iff 2×2 max pooling (NumPy reshape-max) of a 26×26 map gives 13×13",
@@ -446,7 +446,7 @@ ALL = [
             (dict(moderate_drop=0.06, shift_drop=0.307, large_drop=0.38), "ambiguous"),
             (dict(moderate_drop=0.20, shift_drop=0.10, large_drop=0.50), "wrong")])),
     # ── lesson 13: RNN and ViT ────────────────────────────────────────────────────────────────
-    C("A82", "13", "000", "§3.2 (L47)", "RNNs can be used to recognise the stroke order of handwritten digits",
+    C("A82", "13", "000", "§3.2 (L47)", "(for MNIST classification) RNNs can recognise the stroke order of handwritten digits",
       Rule("wrong iff an MNIST record holds only the 28×28 pixel bytes (no time axis, so no stroke order to recognise)",
            lambda record_bytes: "wrong" if record_bytes == 28 * 28 else "ambiguous",
            [(dict(record_bytes=784), "wrong"), (dict(record_bytes=784 + 200), "ambiguous")])),
@@ -461,12 +461,12 @@ ALL = [
            lambda frozen_unchanged, head_moved, trainable: "correct" if frozen_unchanged and head_moved and trainable == (402826, 1290) else "wrong",
            [(dict(frozen_unchanged=True, head_moved=True, trainable=(402826, 1290)), "correct"),
             (dict(frozen_unchanged=False, head_moved=True, trainable=(402826, 1290)), "wrong")])),
-    C("A71", "14", "000", "§2.2 (L23)", "fine-tuning adjusts parameters and may add layers or modules",
+    C("A71", "14", "000", "§2.2 (L23)", "fine-tuning usually adjusts the parameters and adds extra layers or modules",
       Rule("a new 5-way head on the pre-trained body, trained one epoch on digits 5–9: correct above 90 %, wrong "
            "below 40 % (twice the 20 % of chance), ambiguous between",
            lambda acc: "correct" if acc > 0.9 else ("wrong" if acc < 0.4 else "ambiguous"),
            [(dict(acc=0.986), "correct"), (dict(acc=0.7), "ambiguous"), (dict(acc=0.25), "wrong")])),
-    C("A72", "14", "002", "§2.2 (L19); 004 §1 (L9), §2.2 (L21)", "fine-tuning greatly cuts training time and compute and improves generalisation",
+    C("A72", "14", "002", "§2.2 (L19); 004 §1 (L9); 004 §2.2 (L21): with little data", "fine-tuning greatly cuts training time and compute and improves generalisation",
       Rule("digits 5–9, full fine-tuning vs scratch, paired over 5 seeds: gain = mean accuracy difference after the "
            "same steps at the fewest (gain_few) and most (gain_many) labels, se its standard error; steps_ratio = steps "
            "fine-tuning needs to reach the stated accuracy / steps scratch needs. Correct if it generalises better "
