@@ -381,7 +381,9 @@ ALL = [
     C("A91", "09", "001", "§8.1 (L380)", "large models have surpassed human accuracy on ImageNet",
       Judgement("ambiguous", "a narrow top-5 result (ResNet ≈3.6 % error vs one annotator's ≈5.1 %), not human accuracy in general")),
     C("A92", "09", "004", "§7.1 (L235); 001 §7.1 (L359)", "《动手学深度学习》 by 李沐 (Aston Zhang)",
-      Judgement("correct", "the book is by Aston Zhang, Zachary C. Lipton, Mu Li (李沐) and Alexander J. Smola")),
+      Judgement("correct", "the book is by Aston Zhang, Zachary C. Lipton, Mu Li (李沐) and Alexander J. Smola; 001's "
+                           "reference [2] (L426) says 电子工业出版社 2020, but its Chinese editions are 人民邮电出版社's "
+                           "(2019; PyTorch edition 2023)")),
     # ── lesson 10: the training recipes ───────────────────────────────────────────────────────
     C("A64", "10", "001", "§5.4 (L323, L326)", "R1 reaches 98.3 % test accuracy",
       Rule("if the published code runs, correct iff it reaches 98.3 % − 0.5 point; it does not run (A41, A50), so "
