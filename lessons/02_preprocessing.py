@@ -80,8 +80,9 @@ check("(x−0.5)/0.5 maps [0,1] onto [−1, 1]", xh.min() == -1 and xh.max() == 
 
 @claim("A9")
 def _():
-    return dict(lo=float(xh.min()), hi=float(xh.max())), (f"it gives range [{xh.min():g}, {xh.max():g}] (right value), "
-                                                          f"mean {h_mean:.4f}, std {h_std:.4f}: neither [0,1] nor standardised")
+    return dict(lo=float(xh.min()), hi=float(xh.max())), (f"the code's ToTensor() then Normalize((0.5,),(0.5,)) gives range "
+                                                          f"[{xh.min():g}, {xh.max():g}], mean {h_mean:.4f}, std {h_std:.4f}: "
+                                                          f"not the [0, 1] the text says, nor standardised")
 
 
 say("""
@@ -167,7 +168,8 @@ def _():
              "standardisation": ("mean", "std", "Normalization", "StandardScaler")}
     present = [k for k, words in kinds.items() if any(w in found for w in words)]
     return dict(kinds_found=len(present)), (f"found in the code: {', '.join(present) or 'none of the three'}; it only scales "
-                                            f"({len(scaling)} lines of x/255) and one-hot encodes (lessons 02 and 12 do the rest)")
+                                            f"({len(scaling)} lines of x/255) and one-hot encodes (standardisation: lesson 02; augmentation: "
+                                            f"lesson 12; cleaning: none)")
 
 
 # %%

@@ -165,7 +165,8 @@ def _():
     windows = np.lib.stride_tricks.sliding_window_view(x4, (3, 3), axis=(2, 3))     # (N, C, 5, 4, 3, 3)
     reference = np.einsum("ncijmq,ocmq->noij", windows, w4) + b4[None, :, None, None]
     err = float(np.abs(ref - reference).max())
-    return dict(err=err), (f"the formula summed over channels too, six loops = NumPy einsum over windows (max diff "
+    return dict(err=err), (f"the formula (single-channel in the article), extended with the sum over input channels it "
+                           f"omits: six loops = NumPy einsum over windows (max diff "
                            f"{err:.0e}); tinynet's conv2d is checked against the loops separately (diff {d6:.0e}, gradcheck)")
 
 
@@ -189,7 +190,8 @@ check("the element-wise product of 28×28 and 3×3 is an error; conv gives 26×2
 
 @claim("A19")
 def _():
-    return {}, f"⊙ as the element-wise product fails here ({hadamard[:60]}…); as convolution it gives {engine.shape}"
+    return {}, (f"⊙ as the element-wise product is undefined for 28×28 and 3×3 ({hadamard.strip()}); as convolution, "
+                f"as the article declares, it gives {engine.shape}")
 
 
 say("""
@@ -297,8 +299,10 @@ def _():
     maps_np = np.array([np.maximum(0, correlate_reference(X, k[0])) for k in kernels])   # Conv+ReLU in NumPy
     formula_np = np.tensordot(theta, maps_np, axes=1)
     return dict(formula_min=float(formula_np.min()), layer_min=float(maps_np.min())), (
+        f"the text calls gᵢ(x) the kernel and θᵢ its weight, but the kernel is the weight and does not depend on x; "
+        f"Σᵢ θᵢ·f(·) is an activation followed by a weighted sum, while a conv layer is f(Σ w⋆x + b). The sign shows it: "
         f"with θ = {theta.tolist()} the formula reaches {formula_np.min():.2f} < 0, a Conv+ReLU layer never does "
-        f"(min {maps_np.min():.0f}); the kernel is the weight, f comes after Σ w⋆x + b")
+        f"(min {maps_np.min():.0f})")
 
 
 # %%

@@ -137,7 +137,7 @@ def _():
 # %%
 n_img = 50 if args.quick else 200
 say(f"""
-    4. Articles 003/004: pooling "reduces the spatial size and improves robustness". Size: a
+    4. Article 004: pooling "reduces the dimension and improves robustness" (003: size only). Size: a
        2×2/2 pool keeps ¼ of the values. Robustness: shift {n_img} test digits one pixel right and
        count feature values (after conv + ReLU, inked region only) that did not change, before
        and after pooling.

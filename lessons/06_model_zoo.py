@@ -162,7 +162,9 @@ declared = CNNModel001().num_parameters()
 def _():
     per_image = flat["cnn_001"]
     return dict(features=per_image), (f"without padding one image gives 64×5×5 = {per_image:,} features, not 3,136: batch 100 → "
-                                      f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]}; batch 49 mixes images. "
+                                      f"{feat.numel():,}/3136 = {feat.numel() / 3136:.2f} rows, {error.split(':')[0]} (PyTorch: "
+                                      f"RuntimeError); a batch of 49 gives {49 * per_image / 3136:g} rows, so the loss then "
+                                      f"fails on {49 * per_image // 3136} outputs against 49 labels. "
                                       f"Params as declared {declared:,}; fixed (fc1 in = 1600) {counts['cnn_dropout']:,}")
 
 
@@ -207,7 +209,11 @@ check("every fully connected layer maps to fewer dimensions", all(i > o for _, i
 @claim("A46")
 def _():
     up = [(n, i, o) for n, i, o in linears if o > i]
-    return dict(n_up=len(up)), "every FC layer in the articles' models reduces: " + ", ".join(f"{i}→{o}" for _, i, o in linears)
+    chains = {}
+    for name, i, o in linears:                          # each model's Linear layers in order: lenet 320→50→10
+        chains.setdefault(name, [i]).append(o)
+    return dict(n_up=len(up)), ("every FC layer in the articles' models reduces: "
+                                + ", ".join(f"{name} {'→'.join(map(str, dims))}" for name, dims in chains.items()))
 
 
 def kinds(model):
@@ -272,8 +278,8 @@ check("(N, 28, 28) is refused with a message naming the expected shape; (N, 1, 2
 
 @claim("A62")
 def _():
-    return {}, (f"tinynet refuses (N, 28, 28): {no_channel.split(':')[0]}; x[..., None] / x[:, None] is the safe form. "
-                "The listing is cut off at validation_split")
+    return {}, (f"tinynet, like Keras 2, refuses (N, 28, 28): {no_channel.split(':')[0]}; adding the channel axis "
+                "(x[..., None] in Keras, x[:, None] here) works in every version. The listing is cut off at validation_split")
 
 
 say("""
@@ -288,21 +294,25 @@ model16 = models.cnn()
 model16.load_state_dict(model32.state_dict())
 for p in model16.parameters():
     p.data = p.data.astype(np.float16)
-act32 = model32[0](x32).data.nbytes
-logits16 = model16(tn.tensor(x32.numpy().astype(np.float16))).numpy().astype(np.float32)
+x16 = tn.tensor(x32.numpy().astype(np.float16))
+bytes16 = sum(p.data.nbytes for p in model16.parameters())
+act32, act16 = model32[0](x32).data.nbytes, model16[0](x16).data.nbytes
+logits16 = model16(x16).numpy().astype(np.float32)
 rel = np.abs(logits16 - logits32).max() / np.abs(logits32).max()
 agree = (logits16.argmax(1) == logits32.argmax(1)).mean()
-print(f"  weights: {bytes32 / 1e6:.2f} MB in float32, {sum(p.data.nbytes for p in model16.parameters()) / 1e6:.2f} MB in float16; "
-      f"first activation {act32 / 1e6:.1f} MB → {act32 / 2e6:.1f} MB")
+print(f"  weights: {bytes32 / 1e6:.2f} MB in float32, {bytes16 / 1e6:.2f} MB in float16; "
+      f"first activation {act32 / 1e6:.1f} MB → {act16 / 1e6:.1f} MB")
 print(f"  largest logit difference {rel:.1e} of the logit range; same predicted class for {agree:.1%} of 64 images")
-check("float16 halves the memory and keeps the predictions", agree > 0.98)
+check("float16 halves the memory and keeps the predictions", 2 * bytes16 == bytes32 and 2 * act16 == act32 and agree > 0.98)
 
 
 @claim("A87")
 def _():
-    return {}, (f"measured here: float16 halves memory (cnn weights {bytes32 / 1e6:.2f} → {bytes32 / 2e6:.2f} MB) with logits "
-                f"within {rel:.0e} (relative) and {agree:.0%} identical predictions; the speed-up needs float16 hardware "
-                "(not on this CPU, not measured)")
+    return {}, (f"measured here: float16 storage halves memory (cnn weights {bytes32 / 1e6:.2f} → {bytes16 / 1e6:.2f} MB, "
+                f"first activation of 64 images {act32 / 1e6:.1f} → {act16 / 1e6:.1f} MB) with logits within {rel:.0e} "
+                f"(relative) and {agree:.0%} identical predictions. Mixed-precision training keeps a float32 master copy "
+                "of the weights, so it saves activation and gradient memory and bandwidth; its speed-up needs float16 "
+                "hardware (not on this CPU, not measured)")
 
 
 # %%

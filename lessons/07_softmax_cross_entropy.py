@@ -45,9 +45,10 @@ check("softmax rows sum to 1", np.allclose(p.sum(1), 1, atol=1e-6))
 @claim("A36")
 def _():
     return (dict(min_out=float(z.min()), max_row_err=float(np.abs(z.sum(1) - 1).max())),
-            f"the PyTorch models' fc2 gives logits: row sums {z.sum(1).min():.2f}…{z.sum(1).max():.2f}, "
-            f"{(z < 0).mean():.0%} negative; softmax (inside CrossEntropyLoss) makes probabilities (Keras's Dense(10, softmax) "
-            "would, but 004 is PyTorch)")
+            f"the PyTorch models' fc2 gives logits (untrained padded CNN, {n} digits): row sums {z.sum(1).min():.2f}…"
+            f"{z.sum(1).max():.2f}, {(z < 0).mean():.0%} negative; softmax (inside CrossEntropyLoss) makes probabilities, and "
+            "004's prediction (L198) takes the max of these raw logits (Keras's Dense(10, softmax) would give "
+            "probabilities, but 004 is PyTorch)")
 
 
 same = np.array_equal(z.argmax(1), p.argmax(1))
@@ -103,8 +104,10 @@ check("untrained loss ≈ ln 10", abs(mean_ce - math.log(10)) < 0.15, f"{mean_ce
 def _():
     literal_np = float(-(y * logp_np[np.arange(n), y]).sum())
     return dict(literal=literal_np, mean_ce=mean_np), (
-        f"mixes samples and classes: read literally it gives {literal_np:.1f} (and {literal_renamed:.1f} once the "
-        f"classes are renamed); right: L = −(1/N) Σₙ log ŷₙ,yₙ = {mean_np:.4f} here (≈ ln 10 = 2.3026 untrained)")
+        f"mixes samples and classes. Read literally on N = {n:,} images of an untrained model (yᵢ the digit 0–9, ŷᵢ the "
+        f"predicted probability of image i's true digit) the sum is {literal_np:.1f}, and {literal_renamed:.1f} once the "
+        f"digits are relabelled: a loss must not depend on class names, yet here images labelled 0 count for nothing "
+        f"and 9s nine times. Right: L = −(1/N) Σᵢ log ŷᵢ = {mean_np:.4f} here (≈ ln 10 = 2.3026 untrained)")
 
 
 @claim("A31")

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Lesson 08 · Optimisers: SGD, momentum, Adam (and RMSprop)
-# Article 002 gives θ ← θ − η∇L(θ); articles 003/004 then train with `SGD(momentum=0.9)` and
-# `Adam`, whose updates are different. Article 001 says which optimiser "suits" which data.
+# Article 002 gives θ ← θ − η∇L(θ); article 003 then trains with `SGD(momentum=0.9)`, and 001/004
+# with `Adam` (002's Keras code with 'adam'): updates that are different. Article 001 says which optimiser "suits" which data.
 # We check each update rule by hand, then race them on MNIST.
 
 # %%
@@ -61,8 +61,9 @@ check("momentum 0.9: v ← μv + g, θ ← θ − ηv (3 steps by hand)", np.all
 
 @claim("A33")
 def _():
-    return {}, (f"engine SGD step = θ − η·g (diff {np.abs(w_sgd - (w0 - 0.1 * g[0])).max():.0e}); but 003/004 use "
-                f"momentum 0.9, v ← μv + g, θ ← θ − ηv, which after 3 steps is {np.abs(w_plain - w_mom).max():.3f} away from it")
+    return {}, (f"engine SGD step = θ − η·g (diff {np.abs(w_sgd - (w0 - 0.1 * g[0])).max():.0e}); but no listing trains "
+                f"with it: 003's use momentum 0.9, v ← μv + g, θ ← θ − ηv, which after 3 steps is "
+                f"{np.abs(w_plain - w_mom).max():.3f} away from it; 001/004 use Adam, 002 Keras 'adam'")
 
 
 say("""
@@ -195,7 +196,9 @@ best = max(results, key=lambda k: results[k][0])
 def _():
     text = ", ".join(f"{k} {v[0]:.1%}" for k, v in results.items())
     return {}, (f"1 epoch of LeNet on {n_train:,} images, same batches: {text} "
-                f"(best here: {best}; the ranking changes with learning rates and budgets)")
+                f"(best here: {best}; the ranking changes with learning rates and budgets). The race varies neither "
+                f"batch size nor data size and is not a speed test, so it does not test the claim; 'small batches' "
+                f"(小批量训练数据, L417) may also mean small amounts of data, beside L418–419's 'large-scale data'")
 
 
 # %%

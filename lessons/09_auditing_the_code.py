@@ -22,6 +22,18 @@ def listing(*names):
     return "\n".join((CODE / n).read_text() for n in names)
 
 
+def article_line(files, n):
+    """Line ``n`` of the joined listing as the article's own line ("001 L258"): each file is named
+    after the article line it starts at, and ``listing`` joins the files with one newline."""
+    for name in files:
+        count = (CODE / name).read_text().count("\n") + 1
+        if n <= count:
+            article, start = re.match(r"(\d+)_L(\d+)", name).groups()
+            return f"{article} L{int(start) + n - 1}"
+        n -= count
+    raise ValueError(f"line {n} is past the end of {files}")
+
+
 def undefined_names(source):
     """Names read somewhere but bound nowhere (a flow-insensitive scan: enough for these listings)."""
     bound, used = set(dir(builtins)), {}
@@ -66,15 +78,17 @@ for name, files in listings.items():
 def _():
     status = report["000 §5"][0]
     return (dict(syntax_error=status.startswith("SyntaxError")),
-            f"{status}: the listing stops inside forward() (article ends mid-expression); no training loop, no result")
+            f"{status}: in the copy we have, the listing stops inside forward() where the stored text ends "
+            f"mid-expression (002 and 004 also end mid-sentence, so the published page may go on); no training loop, no result")
 
 
 @claim("A50")
 def _():
     missing = report["001 §5.2"][1]
+    at = article_line(listings["001 §5.2"], missing["device"]) if "device" in missing else "nowhere"
     return dict(device_undefined="device" in missing), (
-        f"'device' is used (line {missing.get('device')}) and never defined: NameError on the first batch, before the "
-        "view() error of lesson 06 is reached")
+        f"'device' is used ({at}) and never defined: NameError on the first batch, before the view() error of "
+        "lesson 06 is reached")
 
 
 @claim("A55")
@@ -96,16 +110,17 @@ check("'import a.b as c' binds c, not a", "p" in namespace and "os" not in names
 @claim("A56")
 def _():
     missing = report["003 §3.2 (four snippets)"][1]
+    at = article_line(listings["003 §3.2 (four snippets)"], missing["torch"]) if "torch" in missing else "nowhere"
     return dict(undefined="torch" in missing), (
-        f"'torch' is never bound in §3.2 (line {missing.get('torch')} of the joined snippets): NameError; "
-        "'import torch.nn as nn' binds only nn")
+        f"'torch' is never bound in §3.2 (first used at {at}): NameError; 'import torch.nn as nn' binds only nn")
 
 
 @claim("A60")
 def _():
     status, missing = report["003 §5.2"]
     return dict(parses=status == "parses", n_undefined=len(missing)), (
-        f"{status}, {len(missing)} undefined names; lesson 10 runs its tinynet port; only its printed log is wrong (A57–A59)")
+        f"{status}, {len(missing)} undefined names; lesson 10 runs its tinynet port. It runs, but its progress print "
+        "never fires (A57) and the log shown cannot come from it (A58, A59)")
 
 
 # %% [markdown]

@@ -93,8 +93,15 @@ def _():
 
 @claim("A78")
 def _():
+    skewed = np.array([[90, 0], [5, 5]])               # 90 zeros all found, 10 ones half found: imbalanced classes
+    _, skewed_recall, _, _ = metrics.precision_recall_f1(skewed)
+    counts = f"test digits {support.min()}–{support.max()} images each"
+    here = (f"= accuracy {accuracy:.4f} here (to 4 places; classes nearly balanced: {counts})"
+            if f"{macro_r:.4f}" == f"{accuracy:.4f}" else f"≠ accuracy {accuracy:.4f} here ({counts})")
     return {}, (f"the code computes accuracy only; recall is a per-class number (min {recall.min():.4f} for digit "
-                f"{recall.argmin()}); macro recall {macro_r:.4f} ≠ accuracy {accuracy:.4f} in general")
+                f"{recall.argmin()}); macro recall {macro_r:.4f} {here}. They are different quantities and part on "
+                f"imbalanced classes: 90 zeros all right and 10 ones half right give accuracy "
+                f"{np.trace(skewed) / skewed.sum():.2f}, macro recall {skewed_recall.mean():.2f}")
 
 
 # %%

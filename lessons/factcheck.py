@@ -75,6 +75,13 @@ def summary(claims):
     return ", ".join(f"{v}: {counts[v]}" for v in (*_common.VERDICTS, "no verdict", "error") if v in counts)
 
 
+def failed_note(stem):
+    """A failed lesson and the claims it checks: '16_data_parallel (checks no claim)',
+    '10_training_recipes (checks A11, A13, …)'."""
+    ids = [c for c in ALL_IDS if REGISTRY[c].lesson == stem[:2]]
+    return f"{stem} ({'checks ' + ', '.join(ids) if ids else 'checks no claim'})"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="run the lessons in quick mode")
@@ -105,7 +112,8 @@ def main():
     if subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                       capture_output=True, text=True).stdout.strip():
         commit += " with uncommitted changes"
-    minutes, load_end = (time.time() - started) / 60, os.getloadavg()[0]
+    minutes, load_end = (time.time() - started) / 60, os.getloadavg()[0]      # wall time: lessons run one by one
+
     head = [
         "# Fact-check of the five MNIST articles",
         "",
@@ -113,8 +121,9 @@ def main():
         f"{datetime.date.today()} (commit {commit}), **{mode} mode**, in {minutes:.0f} minutes "
         f"({len(paths)} lessons, {_common.WORKERS} worker{'s' * (_common.WORKERS > 1)}, load average "
         f"{load_start:.1f} at the start and {load_end:.1f} at the end; "
-        f"{'every lesson passed' if not failed else 'failed: ' + ', '.join(failed)}): every number in the "
-        "last-but-one column was computed by the lesson named in the last column during this run.",
+        f"{'every lesson passed' if not failed else 'failed: ' + '; '.join(map(failed_note, failed))}): in rule "
+        "rows every number in the last-but-one column was computed by the lesson named in the last column during "
+        "this run; judgement rows give a reading of the text and may quote sources (not computed).",
         "The claims, where they are in the articles and the rule that decides each verdict are listed in "
         "`lessons/claims.md`. *How decided*: a rule on the numbers computed here, or a judgement (a reading "
         "of the text, not a measurement) with its reason. \"wrong\" rows give the right value.",

@@ -99,3 +99,16 @@ def test_every_claim_id_mentioned_in_the_repository_is_registered():
             if "noqa" not in line:
                 unknown |= {f"{name}: {cid}" for cid in re.findall(r"\bA\d+\b", line) if cid not in claims.REGISTRY}
     assert not unknown
+
+
+def test_a73_counts_whole_images_so_the_boundary_is_exact():
+    """99.10 % → 99.30 % is 0.0020000000000000018 in floats (above 0.002) but exactly 20 of 10,000 images:
+    the margin itself, so ambiguous; one image more either way crosses it."""
+    rule = claims.REGISTRY["A73"].basis
+    assert 0.9930 - 0.9910 > 0.002                     # the float comparison that decided the full run
+    counts = lambda before, after: dict(right_before=round(before * 10000), right_after=round(after * 10000), n=10000)  # noqa: E731
+    assert rule(counts(0.9910, 0.9930)) == "ambiguous"
+    assert rule(counts(0.9910, 0.9931)) == "correct" and rule(counts(0.9931, 0.9910)) == "wrong"
+    assert rule(counts(0.9930, 0.9910)) == "ambiguous"
+    assert rule(dict(right_before=960, right_after=962, n=1000)) == "ambiguous"    # 0.2 % of 1,000 is 2 images
+    assert rule(dict(right_before=960, right_after=963, n=1000)) == "correct"

@@ -112,3 +112,13 @@ def test_claim_registry_records_verdicts_and_turns_a_crashing_check_into_a_failu
         _common.RUN.update(saved[0])
         _common.CLAIMS.clear()
         _common.CLAIMS.update(saved[1])
+
+
+def test_the_factcheck_header_says_which_claims_a_failed_lesson_checks():
+    code = ("import sys; sys.path.insert(0, 'lessons'); import factcheck; "
+            "print(factcheck.failed_note('16_data_parallel')); print(factcheck.failed_note('05_pooling_and_shapes'))")
+    r = run("-c", code, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lesson16, lesson05 = r.stdout.splitlines()
+    assert lesson16 == "16_data_parallel (checks no claim)"
+    assert lesson05.startswith("05_pooling_and_shapes (checks A24") and "A81" in lesson05 and "A30" not in lesson05
