@@ -63,6 +63,13 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=4)
     args = ap.parse_args()
+    for name in ("steps", "rounds"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    try:
+        parallel.check_workers(args.workers)
+    except ValueError as e:
+        ap.error(f"--workers: {e}")
     normalize = data.Normalize(0.1307, 0.3081)
     loaders = {"plain": data.mnist("train", transform=normalize),
                "augmented": data.mnist("train", transform=data.Compose([data.RandomAffine(), normalize]))}

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -26,3 +27,11 @@ def test_prefetch_benchmark_runs_and_prints_both_loaders():
                         "--workers", "1"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "plain " in r.stdout and "augmented " in r.stdout and "saving" in r.stdout
+
+
+@pytest.mark.parametrize("bad", [["--workers", "0"], ["--workers", "65"], ["--steps", "0"], ["--steps", "-3"],
+                                 ["--rounds", "0"], ["--workers", "abc"]])
+def test_a_bad_option_is_one_line(bad):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_prefetch.py"), *bad],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "error:" in r.stderr.splitlines()[-1], r.stderr
