@@ -162,6 +162,24 @@ def test_conv2d_gradcheck_where_every_product_is_square(backend, conv_path, case
     assert tn.gradcheck(lambda x, w, b: F.conv2d(x, w, b), x, w, b)
 
 
+@pytest.mark.parametrize("needs", [(x, w, b) for x in (0, 1) for w in (0, 1) for b in (0, 1) if x or w or b])
+def test_conv2d_gradients_for_every_subset_of_inputs_that_need_them(backend, conv_path, needs):
+    """A frozen weight with a trainable bias (and every other mix) gets the same gradients as when
+    all three are trained: the per-image path's bias row must give db even when dw is skipped."""
+    rng = np.random.default_rng(sum(needs))
+    x, w, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    gy = rng.standard_normal((2, 3, 5, 4))
+    everything = [tensor(a) for a in (x, w, b)]
+    F.conv2d(*everything, padding=1).backward(tensor(gy, requires_grad=False))
+    some = [tensor(a, requires_grad=bool(r)) for a, r in zip((x, w, b), needs)]
+    F.conv2d(*some, padding=1).backward(tensor(gy, requires_grad=False))
+    for full, part, needed in zip(everything, some, needs):
+        if needed:
+            np.testing.assert_allclose(host(part.grad), host(full.grad), rtol=1e-12, atol=1e-12)
+        else:
+            assert part.grad is None
+
+
 def test_conv2d_integer_stride_and_padding_and_no_bias(backend):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
@@ -216,19 +234,25 @@ def test_max_pool2d_matches_the_loop_reference(backend, g, seed, ties):
     np.testing.assert_allclose(host(xt.grad), rgx, rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=15)
-@given(g=pool_geometry(), seed=st.integers(0, 10_000))
-def test_max_pool2d_without_gradients_matches_the_loop_reference(backend, g, seed):
-    """Inference (no input needs a gradient) skips the argmax bookkeeping: same values."""
+@settings(max_examples=40)
+@given(g=pool_geometry(), seed=st.integers(0, 10_000), special=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_max_pool2d_without_gradients_matches_the_loop_reference(backend, g, seed, special, dtype):
+    """Inference (no input needs a gradient) skips the argmax bookkeeping and takes the maximum
+    rows first, then columns: the same values, NaN and ±inf included, in the input's dtype."""
     shape, k, s, p = g
-    x = np.random.default_rng(seed).integers(0, 3, shape).astype(float)
-    y = F.max_pool2d(tensor(x, requires_grad=False), k, s, p)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, shape).astype(dtype)
+    if special:                                 # a few NaN, +inf and -inf among the ties
+        x[rng.random(shape) < 0.15] = rng.choice([np.nan, np.inf, -np.inf])
+    y = F.max_pool2d(tensor(x, requires_grad=False, dtype=dtype), k, s, p)
     with tn.no_grad():
-        y2 = F.max_pool2d(tensor(x), k, s, p)
-    ry = ref_max_pool2d(x, None, k, s, p)[0]
+        y2 = F.max_pool2d(tensor(x, dtype=dtype), k, s, p)
+    with np.errstate(invalid="ignore"):
+        ry = ref_max_pool2d(x, None, k, s, p)[0]
     np.testing.assert_array_equal(host(y), ry)
     np.testing.assert_array_equal(host(y2), ry)
-    assert y.grad_fn is None and y2.grad_fn is None
+    assert y.grad_fn is None and y2.grad_fn is None and y.dtype == y2.dtype == dtype
 
 
 @settings(max_examples=30)

@@ -26,7 +26,9 @@ class Conv2d(Function):
     - K ≤ SMALL_K (e.g. the first layer on 1-channel images, K = 9): the products are bound by
       memory, not arithmetic, and those copies would cost more than the products. Per-image
       products, y[n] = w2 @ col[:, n] and dw = Σₙ dy[n] @ col[:, n]ᵀ, read and write (N, OC, L)
-      directly, with no copy.
+      directly, with no copy. The bias rides along as one more row of col, all ones, whose
+      weight is b: y = [w2 | b] @ [col ; 1], so no second pass over y adds it, and its gradient
+      db = Σ dy comes out of the dw product as that row's column.
     """
     SMALL_K = 32
 
@@ -44,10 +46,12 @@ class Conv2d(Function):
         col = self.col = im2col(x, (KH, KW), self.stride, self.padding)  # (K, N·L)
         w2 = self.w2 = w.reshape(OC, K)
         self.per_image = K <= self.SMALL_K
+        self.bias_row = self.per_image and b is not None
         if self.per_image:
-            y = w2 @ col.reshape(K, N, L).transpose(1, 0, 2)               # (N, OC, L): N products
-            if b is not None:
-                y += b.reshape(OC, 1)
+            if self.bias_row:   # b as the weight of a constant input 1: [w2 | b] @ [col ; 1] = w2 @ col + b
+                col = self.col = xp.concatenate([col, xp.ones((1, N * L), dtype=col.dtype)])
+                w2 = xp.concatenate([w2, b.reshape(OC, 1).astype(w2.dtype, copy=False)], axis=1)
+            y = w2 @ col.reshape(len(col), N, L).transpose(1, 0, 2)        # (N, OC, L): N products
         else:
             yt = (w2 @ col).reshape(OC, N, L).transpose(1, 0, 2)           # (N, OC, L) view of (OC, N, L)
             y = xp.empty(yt.shape, dtype=yt.dtype)
@@ -66,10 +70,12 @@ class Conv2d(Function):
         gx = gw = gb = None
         if self.per_image:
             gy3 = gy.reshape(N, OC, L)
-            col3 = self.col.reshape(K, N, L)
+            col3 = self.col.reshape(len(self.col), N, L)                   # K (+ 1 for the bias row) rows
             if need_w:
                 gw = (gy3 @ col3.transpose(1, 2, 0)).sum(axis=0)           # Σₙ dy[n] @ col[:, n]ᵀ
-            if need_b:
+                if self.bias_row:                                          # the ones row's weight is b:
+                    gw, gb = gw[:, :K], (gw[:, K] if need_b else None)     # its gradient is Σ dy, for free
+            if need_b and gb is None:
                 gb = gy3.sum(axis=(0, 2))
             if need_x:
                 gcol = (self.w2.T @ gy3).transpose(1, 0, 2)                # (K, N, L) view of (N, K, L)

@@ -13,6 +13,23 @@ def _window(a, i, j, OH, OW, SH, SW):
     return a[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW]
 
 
+def _separable_max(xp, xpad, OH, OW, kernel_size, stride):
+    """The window maximum without its position, in two passes: a max is separable,
+        y[n, c, oh, ow] = max_j ( max_i x_pad[n, c, oh·SH + i, ow·SW + j] ),
+    so first the KH rows of every window are combined (whole rows: contiguous, the fast case),
+    (N, C, Hp, Wp) → (N, C, OH, Wp), then the KW columns, → (N, C, OH, OW): KH + KW passes over
+    ever smaller arrays instead of KH·KW strided ones. (NaN still propagates.)"""
+    (KH, KW), (SH, SW) = kernel_size, stride
+    rows = xpad[:, :, 0:SH * OH:SH]
+    rows = rows.copy() if KH == 1 else xp.maximum(rows, xpad[:, :, 1:1 + SH * OH:SH])
+    for i in range(2, KH):
+        xp.maximum(rows, xpad[:, :, i:i + SH * OH:SH], out=rows)
+    y = rows[..., 0:SW * OW:SW].copy()
+    for j in range(1, KW):
+        xp.maximum(y, rows[..., j:j + SW * OW:SW], out=y)
+    return y
+
+
 class MaxPool2d(Function):
     """y[n, c, oh, ow] = max_{i,j} x_pad[n, c, oh·SH + i, ow·SW + j]   (padding is -∞).
 
@@ -25,6 +42,9 @@ class MaxPool2d(Function):
     every input position lies in exactly one window, so backward *writes* each offset's gradient
     once, with no zero-filled buffer to add into and no padded copy. ``fast=False`` forces the
     general path (the tests compare the two).
+
+    In inference (no input needs a gradient) no position is kept, and the maximum is taken rows
+    first, then columns (``_separable_max``): the same values in about a third less time.
     """
     def __init__(self, kernel_size, stride, padding, fast=True):
         self.k, self.s, self.p, self.allow_fast = kernel_size, stride, padding, fast
@@ -40,18 +60,19 @@ class MaxPool2d(Function):
             xpad[:, :, PH:PH + H, PW:PW + W] = x
         else:
             xpad = x
+        if not any(self.needs_input_grad):     # no backward to come (inference): no arg to keep
+            self.arg = None
+            return _separable_max(xp, xpad, OH, OW, self.k, self.s)
         y = _window(xpad, 0, 0, OH, OW, SH, SW).copy()
-        record = any(self.needs_input_grad)     # no backward to come (inference): no arg to keep
-        arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32) if record else None
+        arg = self.arg = xp.zeros(y.shape, dtype=xp.int8 if KH * KW < 128 else xp.int32)
         for k in range(1, KH * KW):
             # a contiguous copy first: the compare and max below then run several times faster
             # than on the strided view (on NumPy, by more than the copy costs)
             v = xp.ascontiguousarray(_window(xpad, k // KW, k % KW, OH, OW, SH, SW))
-            if record:
-                bigger = v > y                  # strictly greater: ties keep the earlier offset
-                # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
-                # which is far cheaper than the masked assignment arg[bigger] = k
-                xp.maximum(arg, bigger * arg.dtype.type(k), out=arg)
+            bigger = v > y                      # strictly greater: ties keep the earlier offset
+            # arg = k where bigger, else unchanged; as k only grows this is max(arg, k·bigger),
+            # which is far cheaper than the masked assignment arg[bigger] = k
+            xp.maximum(arg, bigger * arg.dtype.type(k), out=arg)
             xp.maximum(y, v, out=y)             # (NaN propagates, as in PyTorch)
         return y
 
