@@ -27,6 +27,8 @@ import time
 
 from common import (tn, np, blas, parallel, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, set_blas_threads,
                     import_torch, alternate, summary, timed, OpTimer, machine_note, tinynet_step_fn, torch_step_fn)
+from tinynet.cli import common as cli_common
+from tinynet.cli.common import int_between
 
 
 def breakdown(step, opt, steps):
@@ -86,8 +88,9 @@ def remaining_note(faults_per_step, threads):
               " step;\n    tinynet/malloc.py keeps freed memory unless TINYNET_MALLOC=default is set")
 
 
-def inference(tiny_model, workers, torch, torch_model, x, y, rounds):
-    """Evaluation of one batch: forward (eval mode, no graph), summed cross-entropy, argmax."""
+def inference(tiny_model, workers, torch, torch_model, x, y, rounds, per_round=3):
+    """Evaluation of one batch: forward (eval mode, no graph), summed cross-entropy, argmax;
+    ``rounds`` alternating rounds of ``per_round`` calls each."""
     xt, yt = tn.Tensor(x), tn.Tensor(y)
 
     def tiny():
@@ -108,8 +111,9 @@ def inference(tiny_model, workers, torch, torch_model, x, y, rounds):
                 torch.nn.functional.cross_entropy(logits, ytorch, reduction="sum").item()
                 logits.argmax(1)
         runners["pytorch"] = th
-    times = alternate(runners, rounds=rounds, per_round=1, warmup=1)
-    print(f"\nEvaluation, batch {len(x)} (forward in eval mode, no graph; summed loss; argmax), {rounds} rounds:")
+    times = alternate(runners, rounds=rounds, per_round=per_round, warmup=1)
+    print(f"\nEvaluation, batch {len(x)} (forward in eval mode, no graph; summed loss; argmax), "
+          f"{rounds} rounds × {per_round} calls:")
     report(times, len(x), "batch", workers.workers)
 
 
@@ -138,15 +142,18 @@ def report(times, batch, unit, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=10, help="alternating rounds (default 10)")
-    ap.add_argument("--per-round", type=int, default=5, help="steps per runner per round (default 5)")
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=parallel.available_cores(),
+    ap.add_argument("--batch", type=int_between(1, 60000 // 40, 64), default=64,
+                    help="images per step (40 batches are drawn from the 60,000 training images)")
+    ap.add_argument("--rounds", type=int_between(1), default=10, help="alternating rounds (default 10)")
+    ap.add_argument("--per-round", type=int_between(1), default=5, help="steps per runner per round (default 5)")
+    ap.add_argument("--warmup", type=int_between(0), default=5)
+    ap.add_argument("--workers", type=cli_common.workers, default=parallel.available_cores(),
                     help="tinynet's workers and PyTorch's threads (default: the cores available)")
-    ap.add_argument("--threads", type=int, default=None,
+    ap.add_argument("--threads", type=int_between(1, 256, 2), default=None,
                     help="set NumPy's BLAS threads for the one-worker step to this; default: leave BLAS as it is")
-    ap.add_argument("--breakdown-steps", type=int, default=20)
+    ap.add_argument("--breakdown-steps", type=int_between(1), default=20)
+    ap.add_argument("--eval-rounds", type=int_between(1), default=15,
+                    help="alternating rounds of the evaluation timing, 3 calls each (default 15)")
     ap.add_argument("--no-inference", action="store_true")
     args = ap.parse_args()
 
@@ -212,7 +219,7 @@ def main():
         if torch_model is not None:
             torch_model.eval()
         x, y = mnist_batches(1000, 1, "test")[0]
-        inference(tiny_model, parallel.Workers(tiny_model, n), torch, torch_model, x, y, rounds=5)
+        inference(tiny_model, parallel.Workers(tiny_model, n), torch, torch_model, x, y, rounds=args.eval_rounds)
     workers.close()
 
 

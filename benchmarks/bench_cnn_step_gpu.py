@@ -15,6 +15,7 @@ import sys
 from common import (tn, F, tinynet_cnn, torch_cnn, mnist_batches, import_torch, alternate, summary,
                     torch_step_fn)
 from tinynet import backend
+from tinynet.cli.common import int_between
 
 
 def gpu_or_reason():
@@ -74,10 +75,10 @@ def report(title, times, per_call_images=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--per-round", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batch", type=int_between(1, 60000 // 40, 64), default=64)
+    ap.add_argument("--rounds", type=int_between(1), default=10)
+    ap.add_argument("--per-round", type=int_between(1), default=5)
+    ap.add_argument("--warmup", type=int_between(0), default=5)
     ap.add_argument("--no-inference", action="store_true")
     args = ap.parse_args(argv)
 

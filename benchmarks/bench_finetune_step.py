@@ -16,6 +16,9 @@ import argparse
 from common import tn, tinynet_cnn, torch_cnn, mnist_batches, blas_threads, import_torch, \
     alternate, summary, machine_note, tinynet_step_fn, torch_step_fn
 from tinynet import finetune
+from tinynet.cli.common import int_between
+
+BATCH_MAX = 60000 // 8    # 8 batches are drawn from the 60,000 training images
 
 CONFIGS = {   # name -> what is trainable
     "full": "everything (421,642 parameters)",
@@ -40,9 +43,9 @@ def tinynet_setup(name):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--per-round", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--rounds", type=int_between(1), default=8)
+    ap.add_argument("--per-round", type=int_between(1), default=5)
+    ap.add_argument("--batch", type=int_between(1, BATCH_MAX, 64), default=64)
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args(argv)
     tn.manual_seed(0)

@@ -17,6 +17,7 @@ from common import (tn, np, tinynet_cnn, mnist_batches, blas_threads, alternate,
                     machine_note, tinynet_step_fn)
 from tinynet.ops.conv import Conv2d as ConvFunction
 from tinynet.ops.linear import Linear as LinearFunction
+from tinynet.cli.common import int_between
 
 
 def head_only(model):
@@ -49,9 +50,9 @@ def count_backward_calls(step):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--per-round", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int_between(1), default=8)
+    ap.add_argument("--per-round", type=int_between(1), default=5)
+    ap.add_argument("--warmup", type=int_between(0), default=3)
     args = ap.parse_args()
     print(f"tinynet frozen-layers benchmark — {datetime.datetime.now():%Y-%m-%d %H:%M}, {machine_note()}, "
           f"numpy {np.__version__}, BLAS threads {blas_threads()}")

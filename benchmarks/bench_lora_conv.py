@@ -15,6 +15,7 @@ import statistics
 import time
 
 from common import tn, F, nn
+from tinynet.cli.common import int_between
 
 
 def two_convs_forward(lora, x):
@@ -35,9 +36,9 @@ def time_it(fn, repeat):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--rank", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--repeat", type=int_between(1), default=7)
+    ap.add_argument("--rank", type=int_between(1, 64, 4), default=4)
+    ap.add_argument("--batch", type=int_between(1, 4096, 64), default=64)
     args = ap.parse_args(argv)
     tn.manual_seed(0)
     shapes = [("conv1 1->32 on 28x28 (input needs no grad)", 1, 32, 28, False),

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tinynet import parallel  # noqa: E402
+from tinynet.cli import common as cli_common  # noqa: E402
+from tinynet.cli.common import int_between  # noqa: E402
 
 
 def commands(n, limit, out):
@@ -70,10 +72,10 @@ def timed_run(argv, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=2, help="runs of each command (default 2)")
-    ap.add_argument("--workers", type=int, default=parallel.available_cores(),
+    ap.add_argument("--rounds", type=int_between(1), default=2, help="runs of each command (default 2)")
+    ap.add_argument("--workers", type=cli_common.workers, default=parallel.available_cores(),
                     help="tinynet's workers and PyTorch's threads (default: the cores available)")
-    ap.add_argument("--limit", type=int, help="only the first N training and test images (a quick check)")
+    ap.add_argument("--limit", type=int_between(1, 60000, 1000), help="only the first N training and test images (a quick check)")
     args = ap.parse_args()
     n = parallel.check_workers(args.workers)
     load = os.getloadavg()

@@ -25,6 +25,8 @@ import time
 
 from common import tn, F, parallel, machine_note
 from tinynet import data, models
+from tinynet.cli import common as cli_common
+from tinynet.cli.common import int_between
 
 
 def prefetched(loader, depth=2):
@@ -59,17 +61,10 @@ def run(loader, steps, workers, ahead):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=parallel.available_cores())
-    ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--workers", type=cli_common.workers, default=parallel.available_cores())
+    ap.add_argument("--steps", type=int_between(1), default=100)
+    ap.add_argument("--rounds", type=int_between(1), default=4)
     args = ap.parse_args()
-    for name in ("steps", "rounds"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    try:
-        parallel.check_workers(args.workers)
-    except ValueError as e:
-        ap.error(f"--workers: {e}")
     normalize = data.Normalize(0.1307, 0.3081)
     loaders = {"plain": data.mnist("train", transform=normalize),
                "augmented": data.mnist("train", transform=data.Compose([data.RandomAffine(), normalize]))}

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))                                # run from a checko
 from common import blas_threads, set_blas_threads           # noqa: E402
 from data_tools.mnist import load_mnist                      # noqa: E402
 from tinynet import viz                                      # noqa: E402
+from tinynet.cli.common import int_between                   # noqa: E402
 from tinynet.predictor import Predictor, newest_checkpoint   # noqa: E402
 from tinynet.serve import api                                # noqa: E402
 
@@ -157,10 +158,10 @@ def load(checkpoint, pngs, labels, clients, total, threads):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", nargs="?", help="default: the newest runs/*/checkpoint.npz")
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--requests", type=int, default=400)
-    p.add_argument("--single", type=int, default=50, help="digits for the one-prediction timing")
-    p.add_argument("--blas-threads", type=int, help="NumPy's BLAS threads here and in the server (default: BLAS's choice)")
+    p.add_argument("--clients", type=int_between(1, 256, 8), default=8)
+    p.add_argument("--requests", type=int_between(1), default=400)
+    p.add_argument("--single", type=int_between(1), default=50, help="digits for the one-prediction timing")
+    p.add_argument("--blas-threads", type=int_between(1, 256, 2), help="NumPy's BLAS threads here and in the server (default: BLAS's choice)")
     args = p.parse_args()
     if args.blas_threads:
         set_blas_threads(args.blas_threads)
@@ -168,6 +169,10 @@ def main():
     checkpoint = args.checkpoint or newest_checkpoint(ROOT / "runs")
     if checkpoint is None:
         raise SystemExit("no checkpoint: run `make train` first, or name one")
+    try:    # the file is checked here, once, before a server is started on it
+        Predictor.load(checkpoint)
+    except (OSError, ValueError) as e:
+        p.error(f"checkpoint: {e}")
     pngs, labels = canvas_pngs(max(args.single, 100))
     single(checkpoint, pngs, args.single)
     return 1 if load(checkpoint, pngs, labels, args.clients, args.requests, args.blas_threads) else 0

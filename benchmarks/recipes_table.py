@@ -27,15 +27,23 @@ def main():
     p.add_argument("--runs", default="runs/recipes")
     p.add_argument("--torch", default="runs/torch/results.json")
     args = p.parse_args()
+    try:
+        print_table(args.runs, args.torch)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        p.exit(2, f"recipes_table.py: error: cannot read the runs: {type(e).__name__}: {e}\n")
+
+
+def print_table(runs_dir, torch_results):
+    """The markdown table of every run under ``runs_dir`` beside PyTorch's in ``torch_results``."""
     ours = defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(args.runs, "*_s*", "metrics.json"))):
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*_s*", "metrics.json"))):
         name, seed = re.match(r"(.+)_s(\d+)$", os.path.basename(os.path.dirname(path))).groups()
         with open(path) as f:
             m = json.load(f)
         ours[name].append((int(seed), m))
     theirs = defaultdict(list)
-    if os.path.exists(args.torch):
-        with open(args.torch) as f:
+    if os.path.exists(torch_results):
+        with open(torch_results) as f:
             for r in json.load(f):
                 theirs[r["recipe"]].append(r)
     print("| run | model | optimizer, batch, epochs, input | tinynet test acc. % (seeds) | tinynet time | "

@@ -20,6 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_tools.mnist import load_mnist  # noqa: E402
 from tinynet.recipes import RECIPES  # noqa: E402
+from tinynet.cli import common as cli_common  # noqa: E402
+from tinynet.cli.common import int_between  # noqa: E402
 
 NORMALIZE = {"mnist": (0.1307, 0.3081), "half": (0.5, 0.5), "none": (0.0, 1.0)}
 DEFAULT = dict(model="cnn", optimizer="adam", lr=1e-3, batch_size=64, epochs=2, normalize="mnist",
@@ -96,11 +98,11 @@ def run(torch, name, recipe, seed, limit=None):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("recipes", nargs="+", choices=list(RECIPES) + ["default"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", nargs="+", type=cli_common.seed, default=[0])
     p.add_argument("--out", default="runs/torch/results.json")
-    p.add_argument("--epochs", type=int, help="train this many epochs instead of the recipe's")
-    p.add_argument("--limit", type=int, help="only the first N training and test images (as tinynet train --limit)")
-    p.add_argument("--threads", type=int, help="torch.set_num_threads(N) (default: PyTorch's own choice)")
+    p.add_argument("--epochs", type=int_between(1), help="train this many epochs instead of the recipe's")
+    p.add_argument("--limit", type=int_between(1, 60000, 1000), help="only the first N training and test images (as tinynet train --limit)")
+    p.add_argument("--threads", type=int_between(1, 256, 2), help="torch.set_num_threads(N) (default: PyTorch's own choice)")
     args = p.parse_args(argv)
     try:
         import torch
@@ -109,19 +111,40 @@ def main(argv=None):
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = []
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            results = json.load(f)
+    try:    # a bad --out fails now, not after the first hour of training
+        results = read_results(args.out)
+        write_results(args.out, results)
+    except (OSError, ValueError) as e:
+        p.error(f"--out {args.out}: {e}")
     for name in args.recipes:
         recipe = dict(DEFAULT if name == "default" else RECIPES[name])
         recipe["epochs"] = args.epochs or recipe["epochs"]
         for seed in args.seeds:
             results.append(run(torch, name, recipe, seed, args.limit))
-            os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-            with open(args.out, "w") as f:
-                json.dump(results, f, indent=1)
+            write_results(args.out, results)
     return 0
+
+
+def read_results(path):
+    """The list of results already in ``path`` ([] if there is no such file)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        try:
+            results = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError("not a results file (it is not JSON)") from None
+    if not isinstance(results, list) or not all(isinstance(r, dict) and "recipe" in r for r in results):
+        raise ValueError("not a results file (expected a list of runs, each with a \"recipe\")")
+    return results
+
+
+def write_results(path, results):
+    """Write ``results`` to ``path`` whole or not at all (a temporary file, then renamed)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

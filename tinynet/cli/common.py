@@ -112,6 +112,16 @@ def workers(text):
                    f"must be from 1 to {parallel.MAX_WORKERS}, got {{value}}")
 
 
+def int_between(low, high=None, example=None):
+    """An option type for a whole number from ``low`` to ``high`` (None: no upper bound), e.g.
+    ``add_argument("--rounds", type=int_between(1), default=10)``."""
+    expected = f"a whole number such as {low if example is None else example}"
+    if high is None:
+        return lambda text: _number(text, int, expected, lambda v: v >= low, f"must be at least {low}, got {{value}}")
+    return lambda text: _number(text, int, expected, lambda v: low <= v <= high,
+                                f"must be from {low} to {high}, got {{value}}")
+
+
 def path(text):
     """A file or folder path: not empty (``--out ''`` is a mistake, not the current folder)."""
     if not text:
