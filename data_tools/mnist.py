@@ -11,9 +11,10 @@ each either gzipped (``NAME.gz``) or raw (``NAME``).  The MD5s below are of the 
 bytes, as published; gzip wrappers differ between copies, the IDX bytes inside do not.
 
 MNIST ships in ``data_tools/data/mnist/`` so nothing needs the network.  Fashion-MNIST is
-looked for, in order, in: the ``data_dir`` argument, ``$TINYNET_DATA``,
-``$TINYNET_DATA/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist/`` (where Debian's
-package ``dataset-fashion-mnist`` puts it).
+looked for in the ``data_dir`` argument (and its ``fashion-mnist`` subfolder) when one is given,
+and only there: a mistyped folder is an error, never a silent read of another copy. Without
+``data_dir``, in order: ``$TINYNET_DATA``, ``$TINYNET_DATA/fashion-mnist`` and
+``/usr/share/datasets/fashion-mnist/`` (where Debian's package ``dataset-fashion-mnist`` puts it).
 
 Loaded arrays are cached and returned read-only, so no caller can corrupt another's copy;
 take ``.copy()`` (or convert to float, which copies anyway) to modify them.
@@ -118,10 +119,11 @@ def load_fashion_mnist(split: str, data_dir=None):
 
 
 def fashion_search_path(data_dir=None) -> list[Path]:
-    """The folders searched for Fashion-MNIST, in order."""
-    places = []
+    """The folders searched for Fashion-MNIST, in order: ``data_dir`` and its ``fashion-mnist``
+    subfolder alone when it is given; else ``$TINYNET_DATA`` (and its subfolder), then the system copy."""
     if data_dir is not None:
-        places += [Path(data_dir), Path(data_dir) / "fashion-mnist"]
+        return [Path(data_dir), Path(data_dir) / "fashion-mnist"]
+    places = []
     env = os.environ.get("TINYNET_DATA")
     if env:
         places += [Path(env), Path(env) / "fashion-mnist"]

@@ -96,6 +96,33 @@ def test_missing_fashion_mnist_is_one_line(tmp_path, capsys, ckpt, monkeypatch):
     assert "python -m data_tools download fashion-mnist --dest DIR" in err
 
 
+def test_a_mistyped_data_dir_is_not_replaced_by_another_copy(tmp_path, capsys, ckpt, monkeypatch):
+    """Fashion-MNIST files elsewhere ($TINYNET_DATA, the system folder) are not read in place of
+    a --data-dir that lacks them: the error names the folder given."""
+    import data_tools.mnist
+    from data_tools.idx import write_idx
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in data_tools.mnist.FILES["train"]:
+        write_idx(elsewhere / (name + ".gz"), np.zeros((3, 28, 28) if "images" in name else 3, dtype=np.uint8))
+    monkeypatch.setattr(data_tools.mnist, "FASHION_SYSTEM_DIR", elsewhere)
+    monkeypatch.setenv("TINYNET_DATA", str(elsewhere))
+    code, _, err = run(capsys, "finetune", "--from", ckpt, "--task", "fashion", "--method", "head",
+                       "--data-dir", tmp_path / "typo", "--out", tmp_path / "ft")
+    one_error_line(code, err, "finetune")
+    assert f"not found in --data-dir {str(tmp_path / 'typo')!r}" in err
+    assert not (tmp_path / "ft").exists() or not any((tmp_path / "ft").iterdir())     # nothing written
+
+
+def test_eval_uses_the_saved_data_dir_only_while_it_exists(tmp_path):
+    """A fine-tuned checkpoint remembers its --data-dir; once that folder is gone, tinynet eval
+    looks on the search path (every copy is checked against the same MD5s)."""
+    from tinynet.cli.eval import saved_data_dir
+    assert saved_data_dir({"args": {"data_dir": str(tmp_path)}}) == str(tmp_path)
+    for gone in (str(tmp_path / "moved"), None, 3, ["x"]):
+        assert saved_data_dir({"args": {"data_dir": gone}}) is None
+
+
 # --- 4. unrecognized arguments name the command -----------------------------------------------------
 
 def test_unrecognized_arguments_name_the_command(capsys):

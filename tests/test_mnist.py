@@ -122,25 +122,38 @@ def test_missing_mnist_dir(tmp_path):
 
 def test_fashion_search_path_order(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYNET_DATA", str(tmp_path / "env"))
-    assert mnist.fashion_search_path(tmp_path / "arg") == [
-        tmp_path / "arg",
-        tmp_path / "arg" / "fashion-mnist",
+    assert mnist.fashion_search_path() == [
         tmp_path / "env",
         tmp_path / "env" / "fashion-mnist",
         Path("/usr/share/datasets/fashion-mnist"),
     ]
+    # a folder given explicitly is the only place looked in
+    assert mnist.fashion_search_path(tmp_path / "arg") == [tmp_path / "arg", tmp_path / "arg" / "fashion-mnist"]
     monkeypatch.delenv("TINYNET_DATA")
     assert mnist.fashion_search_path() == [Path("/usr/share/datasets/fashion-mnist")]
+
+
+def test_a_mistyped_data_dir_is_an_error_not_another_copy(tmp_path, monkeypatch):
+    """With Fashion-MNIST in $TINYNET_DATA and the system folder, a data_dir without it is not
+    quietly replaced by one of them."""
+    (tmp_path / "env").mkdir()
+    _fake_split(tmp_path / "env", "test")
+    monkeypatch.setenv("TINYNET_DATA", str(tmp_path / "env"))
+    monkeypatch.setattr(mnist, "FASHION_SYSTEM_DIR", tmp_path / "env")
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_fashion_mnist("test", data_dir=tmp_path / "typo")
+    looked = str(info.value).split("Looked in, in order:\n")[1].split("Get them")[0].split()
+    assert looked == [str(tmp_path / "typo"), str(tmp_path / "typo" / "fashion-mnist")]
 
 
 def test_fashion_absent_error_lists_places_and_remedies(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYNET_DATA", str(tmp_path / "env"))
     monkeypatch.setattr(mnist, "FASHION_SYSTEM_DIR", tmp_path / "system")
     with pytest.raises(DatasetNotFoundError) as info:
-        load_fashion_mnist("test", data_dir=tmp_path / "arg")
+        load_fashion_mnist("test")
     assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
-    for place in ["arg", "env", os.path.join("env", "fashion-mnist"), "system"]:
+    for place in ["env", os.path.join("env", "fashion-mnist"), "system"]:
         assert str(tmp_path / place) in message
     assert "python -m data_tools download fashion-mnist --dest" in message
     assert "apt install dataset-fashion-mnist" in message

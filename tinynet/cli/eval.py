@@ -1,6 +1,7 @@
 """``tinynet eval CKPT``: accuracy, per-class precision/recall/F1 and the confusion matrix of a
 checkpoint on MNIST, or on its own task's images for a model of ``tinynet finetune``."""
 import json
+import os
 
 from .. import data, metrics, parallel, train as training
 from ..runs import make_normalize
@@ -61,6 +62,7 @@ def run(args):
 
 
 def saved_data_dir(ckpt):
-    """The --data-dir a fine-tuning run used (None when it used the search path)."""
+    """The --data-dir a fine-tuning run used, if that folder still exists (else None: the search
+    path; any copy found there is checked against the same published MD5s)."""
     folder = ckpt["args"].get("data_dir")
-    return folder if isinstance(folder, str) else None
+    return folder if isinstance(folder, str) and os.path.isdir(folder) else None
