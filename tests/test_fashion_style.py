@@ -107,10 +107,22 @@ def test_predictor_load_and_tinynet_predict_prepare_as_fashion_mnist(fashion_ckp
     assert (rows[0], rows[-1]) == (0, 27)                            # what the model saw fills the frame
 
 
-def test_explain_prepares_with_the_style_it_is_given(tmp_path):
-    model = models.mlp()
+def test_explain_prepares_with_the_style_it_is_given(tmp_path, monkeypatch):
+    model, seen = models.mlp(), []
+    monkeypatch.setitem(data.STYLES, "fashion", lambda grey: seen.append(grey) or data.fashion_style(grey))
     fig = viz.explain_figure(model, page_with_item(), style="fashion")
     fig.clf()
+    assert len(seen) == 1
     with pytest.raises(ValueError, match="style must be one of"):
         viz.explain_figure(model, page_with_item(), style="photo")
     assert not Path(tmp_path / "x.png").exists()
+
+
+def test_predict_explain_prepares_the_fashion_way_too(fashion_ckpt, tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setitem(data.STYLES, "fashion", lambda grey: calls.append(1) or data.fashion_style(grey))
+    image = tmp_path / "item.png"
+    matplotlib.image.imsave(image, page_with_item(), cmap="gray", vmin=0, vmax=1)
+    code, _, err = run(capsys, "predict", fashion_ckpt, image, "--explain", tmp_path / "why.png")
+    assert code == 0, err
+    assert len(calls) == 2 and (tmp_path / "why.png").is_file()     # the prediction and its figure
