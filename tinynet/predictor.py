@@ -6,8 +6,10 @@
     probs = p.probabilities(x)        # (classes,) host float32, summing to 1; p.class_names[k] names class k
 
 ``prepare`` is the whole preprocessing of ``tinynet predict`` (and of ``tinynet serve``): the
-picture made to look like an MNIST digit (``data.mnist_style``: inverted if the paper is light,
-cropped, 20×20 in a 28×28 frame, centred by mass), then the checkpoint's normalisation
+picture made to look like a sample of the data the model learnt from — an MNIST digit
+(``data.mnist_style``: inverted if the paper is light, cropped, 20×20 in a 28×28 frame, centred by
+mass), or for a model fine-tuned on Fashion-MNIST a piece of clothing (``data.fashion_style``:
+inverted, trimmed, filling the 28×28 frame) — then the checkpoint's normalisation
 ((x − mean) / std). ``digit`` (28, 28) is what the network sees (0 = background, 1 = ink) and
 ``x`` (1, 1, 28, 28) float32 is what goes into it.
 
@@ -18,6 +20,7 @@ import os
 
 from . import backend, data, models
 from .runs import make_normalize
+from .tasks import image_style
 from .tensor import Tensor, no_grad
 
 __all__ = ["Predictor", "newest_checkpoint"]
@@ -27,9 +30,14 @@ np = backend.get_module("numpy")
 
 class Predictor:
     """``model`` (eval mode), its ``class_names`` and its ``normalize`` setting ("mnist", "half",
-    "none" or "MEAN,STD", as a checkpoint's settings store it); ``name`` is what a user calls it."""
+    "none" or "MEAN,STD", as a checkpoint's settings store it); ``name`` is what a user calls it;
+    ``style``: how ``prepare`` makes a picture look like the training data (a key of
+    ``data.STYLES``: "mnist" or "fashion")."""
 
-    def __init__(self, model, class_names=None, normalize="mnist", name=None):
+    def __init__(self, model, class_names=None, normalize="mnist", name=None, style="mnist"):
+        if style not in data.STYLES:
+            raise ValueError(f"Predictor: style must be one of {', '.join(map(repr, data.STYLES))}, got {style!r}")
+        self.style = style
         self.model = model.eval()
         self.class_names = list(class_names) if class_names is not None else [str(d) for d in range(10)]
         self.normalize = make_normalize(normalize)
@@ -42,12 +50,13 @@ class Predictor:
         from .train import load_model
         model, ckpt = load_model(path)
         return cls(model, ckpt["extra"].get("class_names"), ckpt["args"].get("normalize", "mnist"),
-                   name or ckpt["model_name"])
+                   name or ckpt["model_name"], image_style(ckpt["extra"].get("task")))
 
     def prepare(self, grey):
-        """``(digit, x)``: the 28×28 float32 digit the network sees, and the (1, 1, 28, 28) float32
-        model input (``digit`` normalised). ValueError for a blank, empty or non-finite image."""
-        digit = data.mnist_style(grey)
+        """``(digit, x)``: the 28×28 float32 picture the network sees (``data.STYLES[self.style]``
+        of ``grey``), and the (1, 1, 28, 28) float32 model input (it normalised). ValueError for a
+        blank, empty or non-finite image."""
+        digit = data.STYLES[self.style](grey)
         x = digit[None, None]
         x = self.normalize(x) if self.normalize else x
         return digit, np.ascontiguousarray(x, dtype=np.float32)

@@ -12,7 +12,7 @@ Labels are renumbered from 0 (digits 5–9 get a 5-way head). ``k`` labels per c
 """
 from . import backend, data
 
-__all__ = ["TASKS", "class_names", "labels_per_class", "task_split", "task_data"]
+__all__ = ["TASKS", "class_names", "image_style", "labels_per_class", "task_split", "task_data"]
 
 TASKS = {   # name -> (data set, the original labels used, class names)
     "digits0-4": ("mnist", range(0, 5), [str(d) for d in range(0, 5)]),
@@ -29,6 +29,12 @@ def _load(dataset, split, data_dir):
         return load_mnist(split)
     from data_tools.mnist import load_fashion_mnist
     return load_fashion_mnist(split, data_dir)
+
+
+def image_style(task):
+    """How a picture is prepared for a model of ``task``: ``"fashion"`` (``data.fashion_style``) for
+    Fashion-MNIST, else ``"mnist"`` (``data.mnist_style``; also for no task or an unknown one)."""
+    return TASKS[task][0] if isinstance(task, str) and task in TASKS else "mnist"
 
 
 def class_names(task):

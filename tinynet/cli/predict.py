@@ -4,6 +4,7 @@ import os
 
 from .. import backend, data, viz
 from ..predictor import Predictor
+from ..tasks import image_style
 from ..viz.figures import FORMATS as EXPLAIN_FORMATS
 from ..viz.files import check_out_path
 from .common import (MAX_IMAGE_SCALE, CLIError, checkpoint_classes, image_scale, model_from_checkpoint, path,
@@ -73,7 +74,7 @@ def run(args):
         check_explain(args)
     ckpt = read_checkpoint(args.checkpoint)
     predictor = Predictor(model_from_checkpoint(ckpt, args.checkpoint), checkpoint_classes(ckpt, args.checkpoint),
-                          ckpt["args"].get("normalize", "mnist"))
+                          ckpt["args"].get("normalize", "mnist"), style=image_style(ckpt["extra"].get("task")))
     names = predictor.class_names
     np = backend.get_module("numpy")
     for image in args.images:
@@ -95,7 +96,8 @@ def run(args):
         print(f"{image}: {names[order[0]]}  (probability {p[order[0]]:.3f}; next: {others})")
         if args.explain:
             try:
-                viz.explain(predictor.model, image, args.explain, classes=names, normalize=predictor.normalize)
+                viz.explain(predictor.model, image, args.explain, classes=names, normalize=predictor.normalize,
+                            style=predictor.style)
             except OSError as e:
                 raise CLIError(str(e)) from None
             print(f"wrote {args.explain}")

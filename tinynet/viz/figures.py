@@ -24,11 +24,12 @@ __all__ = ["explain", "explain_figure", "FORMATS"]
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def _prepare(image, normalize):
-    """(grey picture (H, W), the 28×28 digit, the model's input (1, 1, 28, 28) float32)."""
+def _prepare(image, normalize, style="mnist"):
+    """(grey picture (H, W), the 28×28 picture the model sees (``data.STYLES[style]``), the
+    model's input (1, 1, 28, 28) float32)."""
     np = backend.get_module("numpy")
     grey = data.read_image(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image, dtype=np.float32)
-    digit = data.mnist_style(grey)
+    digit = data.STYLES[style](grey)
     x = digit[None, None].astype(np.float32)
     return grey, digit, (normalize(x) if normalize else x).astype(np.float32)
 
@@ -59,15 +60,18 @@ def _bars(ax, p, classes, best):
     ax.tick_params(axis="x", labelsize=7)
 
 
-def explain_figure(model, image, classes=None, normalize=None, source=None):
+def explain_figure(model, image, classes=None, normalize=None, source=None, style="mnist"):
     """The figure (a matplotlib Figure) for ``model`` and one ``image``: a file name, or grey
     levels (H, W) in [0, 1] as ``data.read_image`` gives (any size, dark on light or light on
     dark). ``normalize``: the training normalisation (``data.Normalize``; None for pixels in
     [0, 1]); ``classes``: the class names (default "0", "1", …); ``source``: the name shown in
-    the title (default the file name)."""
+    the title (default the file name); ``style``: how the picture is prepared, "mnist" (a digit)
+    or "fashion" (``data.STYLES``)."""
     import matplotlib.pyplot as plt
     np = backend.get_module("numpy")
-    grey, digit, x = _prepare(image, normalize)
+    if style not in data.STYLES:
+        raise ValueError(f"explain: style must be one of {', '.join(map(repr, data.STYLES))}, got {style!r}")
+    grey, digit, x = _prepare(image, normalize, style)
     p = _probabilities(model, x)
     classes = [str(k) for k in range(len(p))] if classes is None else [str(c) for c in classes]
     if len(classes) != len(p):
@@ -118,12 +122,12 @@ def _colour_bar(fig, image, box, label):
     cb.ax.tick_params(labelsize=7)
 
 
-def explain(model, image, path, classes=None, normalize=None, source=None):
+def explain(model, image, path, classes=None, normalize=None, source=None, style="mnist"):
     """Write ``explain_figure(model, image, …)`` to ``path`` (.png, .svg or .pdf), atomically;
     returns the Path. The path is checked before any work (one ValueError line per problem)."""
     import matplotlib.pyplot as plt
     path = check_out_path(path, FORMATS, "explain")
-    fig = explain_figure(model, image, classes, normalize, source)
+    fig = explain_figure(model, image, classes, normalize, source, style)
     try:
         write_atomic(path, lambda f: fig.savefig(f, format=path.suffix.lower()[1:], dpi=100), "explain")
     finally:

@@ -2,7 +2,8 @@
 
 Both take a model (a ``Sequential``, as every model in ``tinynet.models`` and every fine-tuned
 one) and one image ``x``: an array or Tensor of shape (C, H, W) or (1, C, H, W), already
-prepared as the model expects (``data.mnist_style`` and the checkpoint's normalisation).
+prepared as the model expects (``data.mnist_style``, or ``data.fashion_style`` for a Fashion-MNIST
+model, and the checkpoint's normalisation).
 
 Neither writes anything into the model (no ``.grad``, no hooks, no mode change when it is in
 eval mode already), so a server may call them from several threads on one shared model. A model
